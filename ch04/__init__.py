@@ -1,0 +1,1 @@
+"""Chapter 4 of Deep Learning from Scratch: learning from data by gradient descent."""

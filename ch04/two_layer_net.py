@@ -1,0 +1,218 @@
+"""TwoLayerNet: the two-layer network of book section 4.5, trained in ch04/train_neuralnet.py.
+
+    x ─(W1, b1)→ a1 ─sigmoid→ z1 ─(W2, b2)→ a2 ─softmax→ y,   loss = cross-entropy(y, t)
+
+The loss is computed from the scores a2 by `softmax_loss`: the book's
+cross_entropy_error(softmax(a2), t) without its 1e-7, so that backpropagation's (y - t) / N
+is its exact gradient and the gradient checks can be tight.
+
+Rows are examples, so layers are written `x @ W1`, not `W1 @ x` as in some texts.
+Labels t may be one-hot (N, C) or integer (N,) everywhere; the book's `accuracy` and `gradient`
+quietly needed one-hot. The forward pass is written once, in `_forward`.
+
+Two ways to get the gradient, as in the book:
+- `numerical_gradient`: central differences, the slow but obviously right way;
+- `gradient`: backpropagation, the fast way (chapter 5 explains why it works).
+
+Left out on purpose: layers as classes, other optimisers, weight decay (chapters 5 and 6).
+"""
+
+import numpy as np
+
+from common.files import atomic_write
+from common.functions import class_indices, sigmoid, softmax, softmax_loss
+from common.gradient import H
+
+PARAM_NAMES = ("W1", "b1", "W2", "b2")
+
+
+def _as_batch(x, t):
+    """A single example x of shape (input,) becomes a batch of one, and its label t with it."""
+    x = np.asarray(x)
+    if x.ndim == 1:
+        return x[np.newaxis], np.asarray(t)[np.newaxis]
+    return x, t
+
+
+class TwoLayerNet:
+    """A fully connected network with one sigmoid hidden layer and a softmax output.
+
+    params: dict of W1 (input, hidden), b1 (hidden,), W2 (hidden, output), b2 (output,).
+    It computes in the dtype of its parameters: `dtype` (float64 by default, float32 for fast
+    training). Inputs are converted to that dtype.
+
+    Weights are weight_init_std * standard normal, biases zero. Without `rng` they come from
+    NumPy's global random state, as in the book, so np.random.seed(...) repeats them; `rng` may
+    be a np.random.Generator or a seed.
+    """
+
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        output_size,
+        weight_init_std=0.01,
+        *,
+        rng=None,
+        dtype=np.float64,
+    ):
+        sizes = {"input_size": input_size, "hidden_size": hidden_size, "output_size": output_size}
+        for name, size in sizes.items():
+            if not isinstance(size, (int, np.integer)) or size < 1:
+                raise ValueError(f"{name} must be a positive integer, got {size!r}")
+        if rng is None:
+            randn = np.random.randn  # NumPy's global random state, as in the book
+        else:
+            generator = np.random.default_rng(rng)
+
+            def randn(*shape):
+                return generator.standard_normal(shape)
+
+        self.params = {
+            "W1": (weight_init_std * randn(input_size, hidden_size)).astype(dtype),
+            "b1": np.zeros(hidden_size, dtype=dtype),
+            "W2": (weight_init_std * randn(hidden_size, output_size)).astype(dtype),
+            "b2": np.zeros(output_size, dtype=dtype),
+        }
+
+    @property
+    def dtype(self):
+        return self.params["W1"].dtype
+
+    def _forward(self, x):
+        """x: (N, input) or (input,) → (x, z1, a2): the input in our dtype, hidden activations, scores."""
+        W1, b1, W2, b2 = (self.params[name] for name in PARAM_NAMES)
+        x = np.asarray(x, dtype=self.dtype)
+        if x.shape[-1:] != W1.shape[:1]:
+            raise ValueError(
+                f"x has shape {x.shape}, but this network takes {W1.shape[0]} inputs per example"
+            )
+        a1 = x @ W1 + b1
+        z1 = sigmoid(a1)
+        a2 = z1 @ W2 + b2
+        return x, z1, a2
+
+    def predict(self, x):
+        """x: (N, input) → (N, output) class probabilities; a single (input,) example → (output,)."""
+        return softmax(self._forward(x)[-1])
+
+    def loss(self, x, t):
+        """Mean cross-entropy of the predictions for x against the labels t → float."""
+        return softmax_loss(self._forward(x)[-1], t)
+
+    def accuracy(self, x, t, batch_size=10_000):
+        """Fraction of examples whose most probable class is the label, in [0, 1].
+
+        Works through x in slices of batch_size rows, so that a float64 network does not make a
+        float64 copy of all 60,000 training images at once.
+        """
+        x, t = _as_batch(x, t)
+        correct = 0
+        for start in range(0, len(x), batch_size):
+            scores = self._forward(x[start:start + batch_size])[-1]  # argmax(softmax) = argmax
+            labels = class_indices(t[start:start + batch_size], scores)
+            correct += np.count_nonzero(scores.argmax(axis=1) == labels)
+        return correct / len(x)
+
+    def gradient(self, x, t):
+        """Gradient of the loss for every parameter, by backpropagation → dict like params."""
+        return self.loss_and_gradient(x, t)[1]
+
+    def loss_and_gradient(self, x, t):
+        """The loss and its gradient from one forward pass → (float, dict like params).
+
+        Each backward line is the chain rule for the forward line of the same name.
+        """
+        W2 = self.params["W2"]
+        x, t = _as_batch(x, t)
+        x, z1, a2 = self._forward(x)
+        labels = class_indices(t, a2)
+        loss = softmax_loss(a2, labels)
+        y = softmax(a2)
+
+        n = len(x)
+        da2 = y  # softmax + cross-entropy: dL/da2 = (y - onehot(t)) / n, computed in place
+        da2[np.arange(n), labels] -= 1
+        da2 /= n
+        dz1 = da2 @ W2.T
+        da1 = dz1 * z1 * (1 - z1)  # sigmoid'(a1) = z1 * (1 - z1)
+        grads = {
+            "W1": x.T @ da1,
+            "b1": da1.sum(axis=0),
+            "W2": z1.T @ da2,
+            "b2": da2.sum(axis=0),
+        }
+        return loss, grads
+
+    def numerical_gradient(self, x, t):
+        """Gradient of the loss for every parameter, by central differences → dict like params.
+
+        The same differences (loss(p + h) - loss(p - h)) / 2h with h = 1e-4 as the book's
+        one-weight-at-a-time loop, always in float64, but much faster: changing one weight of W1
+        or b1 changes a single hidden unit, and one of W2 or b2 a single score, so each perturbed
+        loss is computed from the unperturbed forward pass, many weights at once.
+        """
+        p = {name: value.astype(np.float64) for name, value in self.params.items()}
+        x, t = _as_batch(x, t)
+        x = np.asarray(x, dtype=np.float64)
+        a1 = x @ p["W1"] + p["b1"]
+        z1 = sigmoid(a1)
+        a2 = z1 @ p["W2"] + p["b2"]
+        labels = class_indices(t, a2)
+        n = len(x)
+
+        def losses(scores):
+            """(..., n, C) perturbed scores → (...,) softmax_loss for each perturbation."""
+            shifted = scores - scores.max(axis=-1, keepdims=True)
+            log_sum_exp = np.log(np.exp(shifted).sum(axis=-1))
+            return np.mean(log_sum_exp - shifted[..., np.arange(n), labels], axis=-1)
+
+        def central_difference(loss_at):
+            return (loss_at(H) - loss_at(-H)) / (2 * H)
+
+        def hidden_unit_change(j, a1_j):
+            """Scores when hidden unit j's pre-activations become a1_j (..., n)."""
+            return a2 + (sigmoid(a1_j) - z1[:, j])[..., np.newaxis] * p["W2"][j]
+
+        eye = np.eye(a2.shape[1])
+        grads = {
+            # W1[i, j] += h moves a1[:, j] by h * x[:, i]: all i at once, one hidden unit j at a time.
+            "W1": np.stack(
+                [central_difference(lambda h, j=j: losses(hidden_unit_change(j, a1[:, j] + h * x.T)))
+                 for j in range(a1.shape[1])],
+                axis=1,
+            ),
+            # b1[j] += h moves a1[:, j] by h.
+            "b1": np.array(
+                [central_difference(lambda h, j=j: losses(hidden_unit_change(j, a1[:, j] + h)))
+                 for j in range(a1.shape[1])]
+            ),
+            # W2[j, k] += h moves a2[:, k] by h * z1[:, j]: all (j, k) at once.
+            "W2": central_difference(
+                lambda h: losses(a2 + h * z1.T[:, np.newaxis, :, np.newaxis] * eye[:, np.newaxis, :])
+            ),
+            # b2[k] += h moves a2[:, k] by h.
+            "b2": central_difference(lambda h: losses(a2 + h * eye[:, np.newaxis, :])),
+        }
+        return {name: grads[name].astype(self.dtype) for name in PARAM_NAMES}
+
+    def save(self, path):
+        """Write the parameters to `path` as an uncompressed .npz file (no pickle), atomically."""
+        with atomic_write(path) as f:
+            np.savez(f, **self.params)
+
+    @classmethod
+    def load(cls, path):
+        """A network with the parameters saved by `save`; sizes and dtype come from the file."""
+        with np.load(path, allow_pickle=False) as data:
+            missing = [name for name in PARAM_NAMES if name not in data.files]
+            if missing:
+                raise ValueError(f"{path} is not a saved TwoLayerNet: it lacks {', '.join(missing)}")
+            params = {name: data[name] for name in PARAM_NAMES}
+        (n_in, n_hidden), (n_hidden2, n_out) = params["W1"].shape, params["W2"].shape
+        if params["b1"].shape != (n_hidden,) or n_hidden2 != n_hidden or params["b2"].shape != (n_out,):
+            shapes = {name: value.shape for name, value in params.items()}
+            raise ValueError(f"{path} holds parameters of inconsistent shapes: {shapes}")
+        net = cls.__new__(cls)
+        net.params = params
+        return net

@@ -1,0 +1,1 @@
+"""Activation, loss and numerical-gradient functions shared by the chapters (book: common/)."""

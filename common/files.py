@@ -1,0 +1,52 @@
+"""Writing files so that they appear whole or not at all.
+
+Used for everything dlfs writes: the dataset cache, saved parameters and figures.
+Deliberately no fsync: a file cut short by a power cut is caught later by its checksum
+(the dataset cache) or is simply written again (a figure).
+"""
+
+import contextlib
+import os
+import secrets
+import tempfile
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_write(path):
+    """Open `path` for writing in binary mode; it appears under its name only if the block succeeds.
+
+    The data goes to a hidden temporary file in the same folder, which is renamed over `path`
+    (atomically, by os.replace) when the block ends without an exception. On any error, and on
+    Ctrl-C, the temporary file is removed and `path` is left as it was.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
+    try:
+        with open(tmp, "xb") as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def check_writable(path, what="file"):
+    """Raise OSError, naming `path`, unless a file can be created there.
+
+    Call it before long work whose result goes to `path`, so that a typo fails in a second,
+    not after the work is done. It really creates (and removes) a scratch file, since
+    permission bits alone don't tell, e.g. for root or on a read-only file system.
+    """
+    path = Path(path)
+    folder = path.parent.resolve()
+    if not folder.is_dir():
+        raise OSError(f"cannot write the {what} {path}: the folder {folder} does not exist")
+    if path.is_dir():
+        raise OSError(f"cannot write the {what} {path}: it is a folder")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise OSError(f"cannot write the {what} {path}: {e.strerror or e}") from e

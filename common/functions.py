@@ -1,0 +1,123 @@
+"""Activation and loss functions of chapters 3 and 4, one short formula each.
+
+Rows are examples: a batch `x` has shape (N, features) and every function works row by row,
+so a single example of shape (features,) works too.
+
+Labels may be given either way the book uses them, and are converted in one place,
+`class_indices`:
+- one-hot: the same shape as the prediction `y`, e.g. (N, 10);
+- integer class labels: `y`'s shape without the last axis, e.g. (N,), or a scalar for one example.
+
+Left out on purpose: the layer classes of chapter 5 (`Affine`, `SoftmaxWithLoss`, ...).
+"""
+
+import numpy as np
+
+
+def identity_function(x):
+    return x
+
+
+def step_function(x):
+    """1 where x > 0, else 0, as integers."""
+    return (np.asarray(x) > 0).astype(int)
+
+
+def sigmoid(x):
+    """1 / (1 + exp(-x)), written with tanh so that no input overflows (x = -1000 gives 0.0)."""
+    return 0.5 * np.tanh(0.5 * np.asarray(x)) + 0.5
+
+
+def sigmoid_grad(x):
+    """Derivative of the sigmoid at x: s * (1 - s) with s = sigmoid(x)."""
+    s = sigmoid(x)
+    return s * (1 - s)
+
+
+def relu(x):
+    return np.maximum(0, x)
+
+
+def relu_grad(x):
+    """1 where x > 0, else 0 (ReLU has no derivative at 0; we use 0 there, as most frameworks do)."""
+    return np.where(np.asarray(x) > 0, 1.0, 0.0)
+
+
+def softmax(x):
+    """Row-wise softmax. x: (C,) or (N, C) → same shape; each row sums to 1.
+
+    The row maximum is subtracted first, which leaves the result unchanged and keeps exp from
+    overflowing (softmax([1000, 1000]) is [0.5, 0.5]).
+    """
+    e = np.exp(x - np.max(x, axis=-1, keepdims=True))
+    return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def sum_squared_error(y, t):
+    """0.5 * Σ (y - t)², summed over the whole batch as in the book. t: one-hot or integer labels."""
+    y, t = np.asarray(y), np.asarray(t)
+    if t.shape != y.shape:
+        t = one_hot(class_indices(t, y), y.shape[-1], dtype=y.dtype)
+    return 0.5 * np.sum((y - t) ** 2)
+
+
+def cross_entropy_error(y, t):
+    """Mean over the batch of -log(y[true class] + 1e-7).
+
+    y: (C,) or (N, C) probabilities; t: one-hot or integer labels → float.
+    Like the book we add 1e-7 inside the log, so that a probability of exactly 0 gives a large
+    but finite loss (-log(1e-7) ≈ 16.1) instead of inf. The price is a tiny bias: a perfect
+    prediction scores about 1e-7, not 0.
+    """
+    y = np.asarray(y)
+    rows = y.reshape(-1, y.shape[-1])
+    labels = class_indices(t, y).reshape(-1)
+    return -np.mean(np.log(rows[np.arange(len(rows)), labels] + 1e-7))
+
+
+def softmax_loss(x, t):
+    """Cross-entropy of softmax(x) against t, computed from the scores x directly.
+
+    x: (C,) or (N, C) scores; t: one-hot or integer labels → float, the mean over the batch.
+    Equal to cross_entropy_error(softmax(x), t) but for its 1e-7: log softmax(x)[t] is
+    x[t] - log Σ exp(x), with the row maximum subtracted first, so it is exact and never
+    overflows. Its gradient with respect to x is exactly (softmax(x) - one-hot t) / N.
+    """
+    x = np.asarray(x)
+    rows = x.reshape(-1, x.shape[-1])
+    labels = class_indices(t, x).reshape(-1)
+    shifted = rows - np.max(rows, axis=1, keepdims=True)
+    log_sum_exp = np.log(np.sum(np.exp(shifted), axis=1))
+    return np.mean(log_sum_exp - shifted[np.arange(len(rows)), labels])
+
+
+def class_indices(t, y):
+    """Return the labels t as integer class indices for predictions y.
+
+    y: (..., C) predictions, only its shape is used.
+    t: one-hot with y's shape, or integer labels with shape y.shape[:-1].
+    → integer array with shape y.shape[:-1].
+    Raises ValueError, naming the shapes or the values, when t fits neither form.
+    """
+    t = np.asarray(t)
+    shape, num_classes = np.shape(y)[:-1], np.shape(y)[-1]
+    if t.shape == np.shape(y):
+        return np.argmax(t, axis=-1)
+    if t.shape != shape:
+        raise ValueError(
+            f"labels of shape {t.shape} don't match predictions of shape {np.shape(y)}: "
+            f"expected one-hot labels of shape {np.shape(y)} or integer labels of shape {shape}"
+        )
+    if not np.issubdtype(t.dtype, np.integer):
+        raise ValueError(f"integer labels must have an integer dtype, got {t.dtype}")
+    if t.size and (t.min() < 0 or t.max() >= num_classes):
+        bad = t[(t < 0) | (t >= num_classes)]
+        raise ValueError(
+            f"labels must lie in [0, {num_classes - 1}] for {num_classes} classes, got {bad.flat[0]}"
+        )
+    return t
+
+
+def one_hot(labels, num_classes, dtype=np.float32):
+    """Integer labels of shape S → one-hot array of shape S + (num_classes,)."""
+    return np.eye(num_classes, dtype=dtype)[labels]

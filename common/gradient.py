@@ -1,0 +1,59 @@
+"""Numerical differentiation and plain gradient descent (book section 4.3 and 4.4).
+
+These are the simple, general tools: one element at a time, central differences with h = 1e-4.
+They are slow on purpose and easy to trust, which is what a gradient check needs.
+`TwoLayerNet.numerical_gradient` takes the same differences faster, for that network only.
+"""
+
+import numpy as np
+
+H = 1e-4  # step of the central differences; meaningful in float64, too coarse for float32
+
+
+def numerical_diff(f, x, h=H):
+    """df/dx at the scalar x by the central difference (f(x + h) - f(x - h)) / 2h."""
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+
+def numerical_gradient(f, x, h=H):
+    """Gradient of the scalar function f at the array x, of any shape, by central differences.
+
+    f is called as f(x) while one element of x is perturbed *in place*, so f may also ignore its
+    argument and read x through a reference of its own (as `lambda W: net.loss(x, t)` does).
+    Each element is restored to its exact original value afterwards, even if f raises.
+
+    x must be a float64 array: h = 1e-4 would be lost in float32 rounding, and an integer
+    array cannot hold x + h at all.
+    """
+    if not isinstance(x, np.ndarray) or x.dtype != np.float64:
+        got = x.dtype if isinstance(x, np.ndarray) else type(x).__name__
+        raise TypeError(
+            f"numerical_gradient perturbs x in place and needs a float64 array, got {got}; "
+            "convert it first, e.g. x = np.asarray(x, dtype=np.float64)"
+        )
+    grad = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        saved = x[idx]
+        try:
+            x[idx] = saved + h
+            f_plus = f(x)
+            x[idx] = saved - h
+            f_minus = f(x)
+        finally:
+            x[idx] = saved
+        grad[idx] = (f_plus - f_minus) / (2 * h)
+    return grad
+
+
+def gradient_descent(f, init_x, lr=0.01, step_num=100):
+    """Minimise f by step_num steps of x ← x - lr * ∇f(x), from init_x (which is not modified).
+
+    Returns (x, history): the final point, and a (step_num + 1, *x.shape) array of every point
+    visited, the start first and the final point last.
+    """
+    x = np.array(init_x, dtype=np.float64)
+    history = [x.copy()]
+    for _ in range(step_num):
+        x -= lr * numerical_gradient(f, x)
+        history.append(x.copy())
+    return x, np.array(history)

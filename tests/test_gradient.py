@@ -1,0 +1,74 @@
+"""common.gradient: central differences, in-place perturbation that is always undone, descent."""
+
+import numpy as np
+import pytest
+
+from common.gradient import gradient_descent, numerical_diff, numerical_gradient
+
+
+def sum_of_squares(x):
+    return np.sum(x**2)
+
+
+def test_numerical_diff_is_a_central_difference():
+    # For a cubic the central difference is off by exactly h² = 1e-8; a forward one by 3h·x².
+    assert numerical_diff(lambda x: x**3, 2.0) == pytest.approx(12.0 + 1e-8, abs=1e-9)
+
+
+@pytest.mark.parametrize("shape", [(3,), (2, 3), (2, 3, 4)])
+def test_numerical_gradient_of_sum_of_squares_is_2x(shape):
+    x = np.random.default_rng(0).standard_normal(shape)
+    np.testing.assert_allclose(numerical_gradient(sum_of_squares, x), 2 * x, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("shape", [(3,), (2, 3), (2, 3, 4)])
+def test_numerical_gradient_restores_its_input_exactly(shape):
+    x = np.random.default_rng(1).standard_normal(shape)
+    before = x.copy()
+    numerical_gradient(sum_of_squares, x)
+    np.testing.assert_array_equal(x, before)
+
+
+@pytest.mark.parametrize("shape", [(3,), (2, 3), (2, 3, 4)])
+def test_numerical_gradient_restores_its_input_when_f_raises(shape):
+    x = np.random.default_rng(2).standard_normal(shape)
+    before = x.copy()
+    calls = 0
+
+    def explodes_on_the_fifth_call(v):
+        nonlocal calls
+        calls += 1
+        if calls == 5:  # in the middle of an element, after its + h evaluation
+            raise RuntimeError("boom")
+        return np.sum(v)
+
+    with pytest.raises(RuntimeError, match="boom"):
+        numerical_gradient(explodes_on_the_fifth_call, x)
+    np.testing.assert_array_equal(x, before)
+
+
+def test_numerical_gradient_sees_the_perturbation_through_a_reference():
+    # The book's pattern: f ignores its argument and reads the array through the network.
+    W = np.array([[1.0, 2.0], [3.0, 4.0]])
+    grad = numerical_gradient(lambda _: np.sum(W**2), W)
+    np.testing.assert_allclose(grad, 2 * W, rtol=1e-9)
+
+
+@pytest.mark.parametrize("x", [np.array([1, 2]), np.array([1.0, 2.0], dtype=np.float32), 3.0])
+def test_numerical_gradient_refuses_arrays_that_cannot_hold_x_plus_h(x):
+    with pytest.raises(TypeError, match="needs a float64 array"):
+        numerical_gradient(sum_of_squares, x)
+
+
+def test_gradient_descent_converges_on_sum_of_squares():
+    x, history = gradient_descent(sum_of_squares, np.array([-3.0, 4.0]), lr=0.1, step_num=100)
+    np.testing.assert_allclose(x, [0.0, 0.0], atol=1e-8)
+    assert history.shape == (101, 2)
+    np.testing.assert_array_equal(history[0], [-3.0, 4.0])
+    np.testing.assert_array_equal(history[-1], x)
+
+
+def test_gradient_descent_leaves_init_x_alone():
+    init_x = np.array([-3.0, 4.0])
+    gradient_descent(sum_of_squares, init_x, lr=0.1, step_num=3)
+    np.testing.assert_array_equal(init_x, [-3.0, 4.0])

@@ -1,0 +1,179 @@
+"""TwoLayerNet: backprop against numerical gradients, both label forms, dtypes, save and load."""
+
+import numpy as np
+import pytest
+
+from ch04.two_layer_net import PARAM_NAMES, TwoLayerNet
+from common.functions import one_hot
+from common.gradient import numerical_gradient
+
+
+def small_problem(seed=0, sizes=(5, 4, 3), batch=3, weight_init_std=1.0):
+    """A tiny float64 net and a batch for it. Weights of std 1 (not 0.01) make every gradient
+    entry sizeable, so that a relative comparison means something."""
+    rng = np.random.default_rng(seed)
+    net = TwoLayerNet(*sizes, weight_init_std=weight_init_std, rng=rng)
+    for name in ("b1", "b2"):  # nonzero biases, so that their use is tested too
+        net.params[name] += rng.standard_normal(net.params[name].shape)
+    x = rng.standard_normal((batch, sizes[0]))
+    t = rng.integers(sizes[2], size=batch)
+    return net, x, t
+
+
+def labels_as(t, form, num_classes):
+    return one_hot(t, num_classes, dtype=np.float64) if form == "one-hot" else t
+
+
+@pytest.mark.parametrize("form", ["integer", "one-hot"])
+@pytest.mark.parametrize("name", PARAM_NAMES)
+def test_backprop_gradient_matches_numerical_gradient(name, form):
+    net, x, t = small_problem()
+    t = labels_as(t, form, 3)
+    analytic = net.gradient(x, t)[name]
+    numerical = net.numerical_gradient(x, t)[name]
+    # Central differences are accurate to ~h² = 1e-8 relative here; a wrong backprop line
+    # would be off by O(1). On failure assert_allclose prints both arrays.
+    np.testing.assert_allclose(analytic, numerical, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("seed, sizes, batch", [(0, (5, 4, 3), 3), (1, (12, 7, 4), 9),
+                                                 (2, (30, 6, 10), 1)])
+def test_fast_numerical_gradient_equals_the_plain_loop(seed, sizes, batch):
+    net, x, t = small_problem(seed, sizes, batch)
+    fast = net.numerical_gradient(x, t)
+    for name in PARAM_NAMES:
+        plain = numerical_gradient(lambda _: net.loss(x, t), net.params[name])
+        # The same differences of the same losses, computed in a different order. They differ
+        # only by rounding, which a central difference magnifies to about eps·|loss|/2h ≈ 1e-11:
+        # hence the atol, below which a 1e-6 relative comparison would test noise.
+        np.testing.assert_allclose(fast[name], plain, rtol=1e-6, atol=1e-10, err_msg=name)
+
+
+def test_numerical_gradient_of_a_float32_net_is_computed_in_float64():
+    net, x, t = small_problem()
+    net32 = TwoLayerNet(5, 4, 3, dtype=np.float32, rng=0)
+    net32.params = {name: value.astype(np.float32) for name, value in net.params.items()}
+    grads = net32.numerical_gradient(x, t)
+    assert grads["W1"].dtype == np.float32
+    # The float64 parameters differ from their float32 copies by ~1e-8, so the gradients agree
+    # to about that; float32 differences with h = 1e-4 would be off by ~1e-3.
+    expected = TwoLayerNet.__new__(TwoLayerNet)
+    expected.params = {name: value.astype(np.float64) for name, value in net32.params.items()}
+    for name, value in expected.numerical_gradient(x, t).items():
+        np.testing.assert_allclose(grads[name], value, rtol=1e-5, atol=1e-7)
+
+
+def test_gradients_leave_the_parameters_unchanged():
+    net, x, t = small_problem()
+    before = {name: value.copy() for name, value in net.params.items()}
+    net.gradient(x, t)
+    net.numerical_gradient(x, t)
+    for name in PARAM_NAMES:
+        np.testing.assert_array_equal(net.params[name], before[name])
+
+
+def test_loss_and_gradient_agree_with_loss_and_gradient():
+    net, x, t = small_problem()
+    loss, grads = net.loss_and_gradient(x, t)
+    assert loss == pytest.approx(net.loss(x, t), rel=1e-15)
+    for name in PARAM_NAMES:
+        np.testing.assert_array_equal(grads[name], net.gradient(x, t)[name])
+
+
+def test_predict_gives_probabilities_for_a_batch_and_for_one_example():
+    net = TwoLayerNet(784, 50, 10, rng=0)
+    x = np.random.default_rng(1).random((4, 784))
+    y = net.predict(x)
+    assert y.shape == (4, 10)
+    np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-12)
+    assert net.predict(x[0]).shape == (10,)
+    np.testing.assert_allclose(net.predict(x[0]), y[0], rtol=1e-12)
+
+
+def test_a_single_example_works_with_a_scalar_label():
+    net, x, t = small_problem()
+    assert net.loss(x[0], t[0]) == pytest.approx(net.loss(x[:1], t[:1]), rel=1e-15)
+    assert net.accuracy(x[0], t[0]) in (0.0, 1.0)
+    for name, grad in net.gradient(x[0], t[0]).items():
+        np.testing.assert_array_equal(grad, net.gradient(x[:1], t[:1])[name])
+
+
+def test_accuracy_is_the_same_for_one_hot_and_integer_labels():
+    net, x, t = small_problem(batch=50)
+    t_one_hot = one_hot(t, 3)
+    expected = np.mean(net.predict(x).argmax(axis=1) == t)
+    assert net.accuracy(x, t) == expected
+    assert net.accuracy(x, t_one_hot) == expected
+    assert net.accuracy(x, t, batch_size=7) == expected  # slices give the same count
+
+
+def test_float32_net_computes_in_float32():
+    net = TwoLayerNet(6, 5, 3, dtype=np.float32, rng=0)
+    x = np.ones((2, 6))  # float64 input is converted to the net's dtype
+    assert net.predict(x).dtype == np.float32
+    loss, grads = net.loss_and_gradient(x, np.array([0, 2]))
+    assert all(g.dtype == np.float32 for g in grads.values())
+
+
+def test_global_random_state_reproduces_the_weights_like_the_book():
+    np.random.seed(42)
+    a = TwoLayerNet(5, 4, 3)
+    np.random.seed(42)
+    b = TwoLayerNet(5, 4, 3)
+    np.random.seed(42)
+    W1 = 0.01 * np.random.randn(5, 4)  # the book's first draw
+    np.testing.assert_array_equal(a.params["W1"], b.params["W1"])
+    np.testing.assert_array_equal(a.params["W1"], W1)
+    np.testing.assert_array_equal(a.params["b1"], np.zeros(4))
+
+
+def test_rng_argument_takes_a_seed_or_a_generator():
+    a = TwoLayerNet(5, 4, 3, rng=7)
+    b = TwoLayerNet(5, 4, 3, rng=np.random.default_rng(7))
+    np.testing.assert_array_equal(a.params["W2"], b.params["W2"])
+
+
+def test_save_then_load_predicts_identically(tmp_path):
+    net = TwoLayerNet(784, 50, 10, rng=3, dtype=np.float32)
+    path = tmp_path / "params.npz"
+    net.save(path)
+    loaded = TwoLayerNet.load(path)
+    assert loaded.dtype == np.float32
+    for name in PARAM_NAMES:
+        np.testing.assert_array_equal(loaded.params[name], net.params[name])
+    x = np.random.default_rng(0).random((5, 784))
+    np.testing.assert_array_equal(loaded.predict(x), net.predict(x))
+    assert [p.name for p in tmp_path.iterdir()] == ["params.npz"]  # no temporary file left
+
+
+def test_save_writes_plain_arrays_without_pickle(tmp_path):
+    path = tmp_path / "params.npz"
+    TwoLayerNet(5, 4, 3, rng=0).save(path)
+    with np.load(path, allow_pickle=False) as data:
+        assert sorted(data.files) == sorted(PARAM_NAMES)
+
+
+def test_load_rejects_a_file_without_the_parameters(tmp_path):
+    path = tmp_path / "other.npz"
+    np.savez(path, W1=np.zeros((5, 4)))
+    with pytest.raises(ValueError, match="lacks b1, W2, b2"):
+        TwoLayerNet.load(path)
+
+
+def test_load_rejects_inconsistent_shapes(tmp_path):
+    path = tmp_path / "bad.npz"
+    np.savez(path, W1=np.zeros((5, 4)), b1=np.zeros(4), W2=np.zeros((3, 2)), b2=np.zeros(2))
+    with pytest.raises(ValueError, match="inconsistent shapes"):
+        TwoLayerNet.load(path)
+
+
+def test_input_of_the_wrong_width_is_a_clear_error():
+    net = TwoLayerNet(784, 50, 10, rng=0)
+    with pytest.raises(ValueError, match=r"x has shape \(2, 783\), but this network takes 784"):
+        net.predict(np.zeros((2, 783)))
+
+
+@pytest.mark.parametrize("sizes", [(0, 4, 3), (5, -1, 3), (5, 4, 2.5)])
+def test_sizes_must_be_positive_integers(sizes):
+    with pytest.raises(ValueError, match="must be a positive integer"):
+        TwoLayerNet(*sizes)
