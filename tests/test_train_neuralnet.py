@@ -1,0 +1,197 @@
+"""The training loop and its command line, on small synthetic data (the real run is in
+test_end_to_end.py)."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from ch04 import train_neuralnet
+from ch04.train_neuralnet import History, TrainingDiverged, main, train
+from ch04.two_layer_net import TwoLayerNet
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def blobs(n, num_features=20, num_classes=3, seed=0, spread=0.35):
+    """n points around num_classes fixed centres in [0, 1]^num_features → (x float32, t int)."""
+    centres = np.random.default_rng(1000).random((num_classes, num_features))
+    rng = np.random.default_rng(seed)
+    t = rng.integers(num_classes, size=n)
+    x = centres[t] + spread * rng.standard_normal((n, num_features))
+    return x.astype(np.float32), t
+
+
+@pytest.fixture
+def small_data():
+    return (*blobs(600, seed=1), *blobs(200, seed=2))
+
+
+def test_train_learns_a_small_synthetic_problem(small_data):
+    net = TwoLayerNet(20, 10, 3, rng=0, dtype=np.float32)
+    history = train(net, *small_data, iters=300, batch_size=20, lr=0.5, rng=1)
+    assert history.test_acc_list[0] < 0.5  # about a third: a guess among 3 classes
+    assert history.test_acc_list[-1] > 0.9
+    assert np.mean(history.train_loss_list[-30:]) < 0.5 * np.mean(history.train_loss_list[:30])
+
+
+def test_history_has_a_loss_per_iteration_and_an_accuracy_per_epoch(small_data):
+    net = TwoLayerNet(20, 10, 3, rng=0)
+    history = train(net, *small_data, iters=95, batch_size=20, lr=0.5, rng=1)
+    assert history.iter_per_epoch == 600 // 20
+    assert len(history.train_loss_list) == 95
+    # As in the book: measured after iterations 0, 30, 60 and 90.
+    assert len(history.train_acc_list) == len(history.test_acc_list) == 4
+
+
+def test_float32_training_reaches_the_same_accuracy_as_float64(small_data):
+    finals = {}
+    for dtype in (np.float32, np.float64):
+        net = TwoLayerNet(20, 10, 3, rng=0, dtype=dtype)
+        history = train(net, *small_data, iters=300, batch_size=20, lr=0.5, rng=1)
+        finals[dtype] = history.test_acc_list[-1], history.train_loss_list
+    assert finals[np.float32][0] == pytest.approx(finals[np.float64][0], abs=0.02)
+    np.testing.assert_allclose(finals[np.float32][1][:50], finals[np.float64][1][:50], rtol=1e-3)
+
+
+def test_numerical_gradient_training_follows_backprop(small_data):
+    nets = {grad: TwoLayerNet(20, 10, 3, rng=0) for grad in ("backprop", "numerical")}
+    for grad, net in nets.items():
+        train(net, *small_data, iters=5, batch_size=20, lr=0.5, rng=1, grad=grad)
+    for name, value in nets["backprop"].params.items():
+        np.testing.assert_allclose(nets["numerical"].params[name], value, rtol=1e-6, atol=1e-9)
+
+
+def test_train_stops_when_the_loss_explodes(small_data):
+    history = History()
+    with pytest.raises(TrainingDiverged, match=r"diverged at iteration \d+.*try a smaller one"):
+        train(TwoLayerNet(20, 10, 3, rng=0), *small_data, iters=300, batch_size=20, lr=1000,
+              rng=1, history=history)
+    assert 0 < len(history.train_loss_list) < 300  # it stopped early, and kept the record
+
+
+def test_train_with_one_hot_labels_equals_train_with_integer_labels(small_data):
+    x_train, t_train, x_test, t_test = small_data
+    one_hot = np.eye(3, dtype=np.float32)
+    runs = []
+    for to_labels in (lambda t: t, lambda t: one_hot[t]):
+        net = TwoLayerNet(20, 10, 3, rng=0)
+        runs.append(train(net, x_train, to_labels(t_train), x_test, to_labels(t_test),
+                          iters=40, batch_size=20, lr=0.5, rng=1))
+    assert runs[0] == runs[1]
+
+
+# The command line, on a synthetic stand-in for MNIST: 784 features, 10 classes.
+
+
+@dataclasses.dataclass(frozen=True)
+class FakeSpec:
+    name: str = "fake"
+    train_size: int = 1000
+    class_names: tuple = tuple("0123456789")
+
+
+@pytest.fixture
+def fake_mnist(monkeypatch):
+    """Make the CLI load 1000 + 200 synthetic 784-pixel images instead of MNIST."""
+    def load(normalize=True, flatten=True, one_hot_label=False):
+        (x_train, t_train), (x_test, t_test) = (blobs(1000, 784, 10, seed=1, spread=0.5),
+                                                blobs(200, 784, 10, seed=2, spread=0.5))
+        return (x_train, t_train), (x_test, t_test)
+
+    datasets = {"mnist": (load, FakeSpec()), "fashion-mnist": (load, FakeSpec())}
+    monkeypatch.setattr(train_neuralnet, "_datasets", lambda: datasets)
+
+
+def run_cli(tmp_path, *args):
+    return main(["--plot", str(tmp_path / "plot.png"), "--no-show", "--seed", "0", *args])
+
+
+def test_cli_prints_the_books_lines_and_writes_the_plot(fake_mnist, tmp_path, capsys):
+    assert run_cli(tmp_path, "--iters", "50", "--save-params", str(tmp_path / "p.npz")) == 0
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.startswith("train acc, test acc | ")]
+    assert len(lines) == 5  # iterations 0, 10, 20, 30, 40 (1000 images, batches of 100)
+    assert "seed 0 (repeat this run with --seed 0)" in out
+    assert "final accuracy: train" in out
+    assert (tmp_path / "plot.png").read_bytes().startswith(PNG_SIGNATURE)
+    assert f"plot saved to {tmp_path / 'plot.png'}" in out
+    assert TwoLayerNet.load(tmp_path / "p.npz").dtype == np.float32
+
+
+def test_cli_run_is_repeatable_with_its_seed(fake_mnist, tmp_path, capsys):
+    outputs = []
+    for _ in range(2):
+        run_cli(tmp_path, "--iters", "30")
+        out = capsys.readouterr().out
+        outputs.append([line for line in out.splitlines() if line.startswith("train acc")])
+    assert outputs[0] == outputs[1]
+
+
+def test_cli_quiet_prints_only_the_summary(fake_mnist, tmp_path, capsys):
+    assert run_cli(tmp_path, "--iters", "30", "--quiet") == 0
+    out = capsys.readouterr().out
+    assert "train acc, test acc" not in out
+    assert "final accuracy" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--iters", "0"], "argument --iters: must be a positive int, got 0"),
+    (["--iters", "ten"], "argument --iters: expected a positive int, got 'ten'"),
+    (["--batch-size", "0"], "argument --batch-size: must be a positive int, got 0"),
+    (["--batch-size", "1001"], "--batch-size: 1001 is larger than the mnist training set (1000"),
+    (["--lr", "-1"], "argument --lr: must be a positive float, got -1"),
+    (["--lr", "nan"], "argument --lr: must be a positive float, got nan"),
+    (["--hidden-size", "0"], "argument --hidden-size: must be a positive int, got 0"),
+    (["--seed", "-3"], "argument --seed: must be 0 or more, got -3"),
+    (["--dtype", "float16"], "argument --dtype: invalid choice: 'float16'"),
+])
+def test_cli_rejects_bad_values_with_status_2(fake_mnist, tmp_path, capsys, args, message):
+    with pytest.raises(SystemExit) as exc:
+        run_cli(tmp_path, *args)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option, name, message", [
+    ("--plot", "missing/plot.png", "does not exist"),
+    ("--plot", "plot.pdf", "must end in .png"),
+    ("--save-params", "missing/p.npz", "does not exist"),
+    ("--save-params", ".", "is a folder"),
+])
+def test_cli_checks_output_paths_before_training(fake_mnist, tmp_path, capsys, monkeypatch,
+                                                 option, name, message):
+    monkeypatch.setattr(train_neuralnet, "train", lambda *a, **k: pytest.fail("trained anyway"))
+    with pytest.raises(SystemExit) as exc:
+        main(["--no-show", option, str(tmp_path / name)])
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_divergence_exits_1_with_a_message_and_the_plot(fake_mnist, tmp_path, capsys):
+    assert run_cli(tmp_path, "--lr", "1000", "--save-params", str(tmp_path / "p.npz")) == 1
+    err = capsys.readouterr().err
+    assert "training diverged at iteration" in err
+    assert "try a smaller one" in err
+    assert (tmp_path / "plot.png").read_bytes().startswith(PNG_SIGNATURE)
+    assert not (tmp_path / "p.npz").exists()  # the parameters of a blown-up run are not saved
+
+
+def test_cli_ctrl_c_saves_what_was_done_and_exits_130(fake_mnist, tmp_path, capsys,
+                                                      monkeypatch):
+    calls = 0
+    real = TwoLayerNet.loss_and_gradient
+
+    def interrupted_at_iteration_25(self, x, t):
+        nonlocal calls
+        calls += 1
+        if calls == 26:
+            raise KeyboardInterrupt
+        return real(self, x, t)
+
+    monkeypatch.setattr(TwoLayerNet, "loss_and_gradient", interrupted_at_iteration_25)
+    assert run_cli(tmp_path, "--save-params", str(tmp_path / "p.npz")) == 130
+    captured = capsys.readouterr()
+    assert "interrupted after 25 iterations" in captured.err
+    assert (tmp_path / "plot.png").read_bytes().startswith(PNG_SIGNATURE)
+    assert TwoLayerNet.load(tmp_path / "p.npz").params["W1"].shape == (784, 50)
