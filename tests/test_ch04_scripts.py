@@ -1,0 +1,191 @@
+"""The small chapter-4 scripts: gradient_1d, gradient_2d, gradient_method, gradient_simplenet.
+
+Each script's numbers are checked against the exact derivatives, and each main() is run
+headless the way a user runs it, writing its PNG into a temporary folder.
+"""
+
+import re
+
+import matplotlib
+import numpy as np
+import pytest
+
+from ch04 import gradient_1d, gradient_2d, gradient_method, gradient_simplenet
+from common.functions import softmax
+from common.gradient import gradient_descent
+
+matplotlib.use("Agg")  # no display in CI; the scripts import pyplot only when they draw
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+SCRIPTS_WITH_FIGURE = [gradient_1d, gradient_2d, gradient_method]
+
+
+@pytest.mark.parametrize("script", SCRIPTS_WITH_FIGURE, ids=lambda s: s.__name__)
+def test_main_writes_a_png_headless(script, tmp_path, capsys):
+    path = tmp_path / "x.png"
+    assert script.main(["--plot", str(path), "--no-show"]) == 0
+    data = path.read_bytes()
+    assert data.startswith(PNG_SIGNATURE), data[:8]
+    assert f"plot saved to {path.resolve()}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("script", SCRIPTS_WITH_FIGURE, ids=lambda s: s.__name__)
+def test_plot_into_missing_folder_exits_with_status_2(script, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        script.main(["--plot", str(tmp_path / "missing" / "x.png"), "--no-show"])
+    assert exc.value.code == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+# gradient_1d
+
+
+def test_gradient_1d_prints_slopes_near_the_exact_derivative(tmp_path, capsys):
+    gradient_1d.main(["--plot", str(tmp_path / "x.png"), "--no-show"])
+    out = capsys.readouterr().out
+    slopes = dict(re.findall(r"x = (\S+): numerical slope (\S+),", out))
+    assert slopes.keys() == {"5", "10"}, out
+    # Central differences of a quadratic are exact but for rounding: about 1e-12 here.
+    assert float(slopes["5"]) == pytest.approx(0.2, abs=1e-9)
+    assert float(slopes["10"]) == pytest.approx(0.3, abs=1e-9)
+
+
+@pytest.mark.parametrize("x0", [0.0, 5.0, 10.0, 20.0])
+def test_tangent_line_touches_f_with_the_exact_slope(x0):
+    slope, intercept = gradient_1d.tangent_line(gradient_1d.function_1, x0)
+    assert slope == pytest.approx(gradient_1d.function_1_derivative(x0), abs=1e-9)
+    assert slope * x0 + intercept == pytest.approx(gradient_1d.function_1(x0), abs=1e-12)
+
+
+# gradient_2d
+
+
+def test_gradient_field_equals_the_analytic_gradient_on_the_grid():
+    points = gradient_2d.grid_points()
+    assert points.shape == (18 * 18, 2)
+    # Central differences are exact for a quadratic up to rounding (~1e-11 here); 1e-6 is
+    # far below any real error, such as a gradient taken at the wrong point.
+    np.testing.assert_allclose(gradient_2d.gradient_field(points), 2 * points, rtol=0, atol=1e-6)
+
+
+def test_gradient_field_at_the_books_points():
+    grad = gradient_2d.gradient_field([[3, 4], [0, 2], [3, 0]])  # integers are converted
+    np.testing.assert_allclose(grad, [[6, 8], [0, 4], [6, 0]], rtol=0, atol=1e-6)
+
+
+def test_gradient_field_rejects_points_as_columns():
+    # The book's script passed the grid as a (2, N) array; here that is an error, not a guess.
+    with pytest.raises(ValueError, match=r"shape \(N, 2\).*\(2, 5\)"):
+        gradient_2d.gradient_field(np.zeros((2, 5)))
+
+
+def test_gradient_field_does_not_modify_its_input():
+    points = gradient_2d.grid_points()
+    before = points.copy()
+    gradient_2d.gradient_field(points)
+    np.testing.assert_array_equal(points, before)
+
+
+# gradient_method
+
+
+def test_gradient_descent_converges_to_the_minimum():
+    x, history = gradient_descent(gradient_method.function_2, np.array([-3.0, 4.0]),
+                                  lr=0.1, step_num=100)
+    # Each step multiplies x by 0.8, so after 100 steps |x| = 5 * 0.8**100 ≈ 1e-9.
+    np.testing.assert_allclose(x, [0.0, 0.0], rtol=0, atol=1e-8)
+    assert history.shape == (101, 2)
+    np.testing.assert_array_equal(history[0], [-3.0, 4.0])
+    np.testing.assert_array_equal(history[-1], x)
+
+
+def test_too_large_learning_rate_blows_up_then_freezes():
+    _, history = gradient_method.descend(gradient_method.TOO_LARGE_LR, gradient_method.STEPS)
+    assert np.max(np.abs(history[-1])) > 1e12
+    # Once x ± h rounds to x in float64, the numerical gradient is 0 and x stops moving.
+    assert gradient_method.last_move(history) < gradient_method.STEPS
+
+
+def test_too_small_learning_rate_barely_moves():
+    x, history = gradient_method.descend(gradient_method.TOO_SMALL_LR, gradient_method.STEPS)
+    # Exact steps would give (1 - 2e-10)**100 * (-3, 4), a move of 1e-7 in all.
+    np.testing.assert_allclose(x, (1 - 2e-10) ** 100 * np.array([-3.0, 4.0]), rtol=1e-12)
+    assert gradient_method.last_move(history) == gradient_method.STEPS
+
+
+def test_distance_to_minimum_of_the_start_is_5():
+    _, history = gradient_method.descend(0.1, 3)
+    np.testing.assert_allclose(gradient_method.distance_to_minimum(history), [5, 4, 3.2, 2.56])
+
+
+# gradient_simplenet
+
+
+NETS = {"seed 0": {"rng": 0}, "seed 1": {"rng": 1}, "seed 2": {"rng": 2},
+        "book W": {"W": gradient_simplenet.BOOK_W}}
+
+
+@pytest.mark.parametrize("kwargs", NETS.values(), ids=list(NETS))
+def test_simplenet_numerical_gradient_equals_the_softmax_cross_entropy_gradient(kwargs):
+    net = gradient_simplenet.SimpleNet(**kwargs)
+    x, t = np.array([0.6, 0.9]), np.array([0.0, 0.0, 1.0])
+    y = softmax(net.predict(x))
+    expected = np.outer(x, y - t)
+    # cross_entropy_error takes -log(y[2] + 1e-7), whose exact gradient is the one above times
+    # y[2] / (y[2] + 1e-7): a relative error of 1e-7 / y[2], the same for every entry, below
+    # 1e-6 here (y[2] > 0.1). Central differences add about 1e-8 more. So rtol = 1e-5; the
+    # tiny atol only guards entries near zero.
+    assert y[2] > 0.1
+    np.testing.assert_allclose(net.numerical_gradient(x, t), expected, rtol=1e-5, atol=1e-9)
+
+
+def test_simplenet_numerical_gradient_leaves_W_unchanged():
+    net = gradient_simplenet.SimpleNet(rng=0)
+    before = net.W.copy()
+    net.numerical_gradient(np.array([0.6, 0.9]), 2)  # integer label
+    np.testing.assert_array_equal(net.W, before)
+
+
+def test_simplenet_accepts_integer_and_one_hot_labels_alike():
+    net = gradient_simplenet.SimpleNet(rng=0)
+    x = np.array([0.6, 0.9])
+    assert net.loss(x, 2) == net.loss(x, np.array([0, 0, 1]))
+
+
+def test_simplenet_copies_W_as_float64():
+    W = [[1, 2, 3], [4, 5, 6]]
+    net = gradient_simplenet.SimpleNet(W)
+    assert net.W.dtype == np.float64
+    net.W[0, 0] = 10
+    assert W[0][0] == 1
+
+
+def test_simplenet_same_seed_same_weights():
+    a, b = gradient_simplenet.SimpleNet(rng=7), gradient_simplenet.SimpleNet(rng=7)
+    np.testing.assert_array_equal(a.W, b.W)
+    assert a.W.shape == (2, 3)
+
+
+def test_gradient_simplenet_main_prints_the_books_scores(capsys):
+    assert gradient_simplenet.main(["--book-weights"]) == 0
+    out = capsys.readouterr().out
+    assert "[1.05414809 0.63071653 1.1328074 ]" in out  # the book's printed prediction
+    assert "predicted class: 2" in out
+    loss = float(re.search(r"loss: (\S+)", out).group(1))
+    # The book prints 0.92806853663411326; ours is 2.5e-7 lower because of the 1e-7 in the log.
+    assert loss == pytest.approx(0.92806853663411326, abs=1e-6)
+
+
+def test_gradient_simplenet_main_is_reproducible(capsys):
+    assert gradient_simplenet.main(["--seed", "3"]) == 0
+    first = capsys.readouterr().out
+    assert gradient_simplenet.main(["--seed", "3"]) == 0
+    assert capsys.readouterr().out == first
+    assert "dW =" in first
+
+
+def test_gradient_simplenet_rejects_a_negative_seed(capsys):
+    with pytest.raises(SystemExit) as exc:
+        gradient_simplenet.main(["--seed", "-1"])
+    assert exc.value.code == 2
+    assert "--seed" in capsys.readouterr().err
