@@ -16,7 +16,14 @@ import sys
 
 import numpy as np
 
-from ch04._figures import add_figure_options, check_figure_path, save_figure, show_figure
+from ch04._figures import (
+    add_figure_options,
+    check_figure_path,
+    new_figure,
+    save_figure,
+    show_figure,
+    want_windows,
+)
 from common.gradient import numerical_diff
 
 X_RANGE = (0.0, 20.0)  # the interval drawn, as in figure 4-7
@@ -48,10 +55,9 @@ def plot_tangents(f, tangents, x_range=X_RANGE):
 
     tangents: {x0: (slope, intercept)}, as returned by `tangent_line` for each x0.
     """
-    import matplotlib.pyplot as plt
-
     x = np.linspace(*x_range, 201)
-    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    fig = new_figure(figsize=(6.4, 4.6))
+    ax = fig.subplots()
     ax.plot(x, f(x), color="black", linewidth=2, label="f(x) = 0.01x² + 0.1x")
     for i, (x0, (slope, intercept)) in enumerate(tangents.items()):
         ax.plot(x, slope * x + intercept, color=f"C{i}", linestyle="--",
@@ -74,6 +80,7 @@ def main(argv=None):
     add_figure_options(parser, PLOT)
     args = parser.parse_args(argv)
     check_figure_path(parser, args.plot)
+    want_windows(args.no_show)
 
     tangents = {x0: tangent_line(function_1, x0) for x0 in TANGENT_POINTS}
     for x0, (slope, _) in tangents.items():

@@ -20,7 +20,14 @@ import sys
 
 import numpy as np
 
-from ch04._figures import add_figure_options, check_figure_path, save_figure, show_figure
+from ch04._figures import (
+    add_figure_options,
+    check_figure_path,
+    new_figure,
+    save_figure,
+    show_figure,
+    want_windows,
+)
 from common.gradient import numerical_gradient
 
 GRID_START, GRID_STOP, GRID_STEP = -2.0, 2.5, 0.25  # np.arange's arguments, as in the book
@@ -51,9 +58,8 @@ def gradient_field(points, f=function_2):
 
 def plot_gradient_field(points, grad):
     """Arrows of -grad at the points → Figure. points, grad: (N, 2)."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 6))
+    fig = new_figure(figsize=(6, 6))
+    ax = fig.subplots()
     # angles="xy": arrows point along (dx0, dx1) in data coordinates, as in the book.
     ax.quiver(points[:, 0], points[:, 1], -grad[:, 0], -grad[:, 1], angles="xy", color="#555555")
     ax.plot(0, 0, "+", color="C3", markersize=12, markeredgewidth=2)
@@ -73,6 +79,7 @@ def main(argv=None):
     add_figure_options(parser, PLOT)
     args = parser.parse_args(argv)
     check_figure_path(parser, args.plot)
+    want_windows(args.no_show)
 
     for point, grad in zip(BOOK_POINTS, gradient_field(BOOK_POINTS), strict=True):
         exact = 2 * np.array(point)

@@ -23,7 +23,14 @@ import sys
 
 import numpy as np
 
-from ch04._figures import add_figure_options, check_figure_path, save_figure, show_figure
+from ch04._figures import (
+    add_figure_options,
+    check_figure_path,
+    new_figure,
+    save_figure,
+    show_figure,
+    want_windows,
+)
 from common.gradient import gradient_descent
 
 INIT_X = (-3.0, 4.0)
@@ -65,10 +72,8 @@ def plot_descent(path, histories):
     path: (steps + 1, 2) points visited at LEARNING_RATE. histories: {lr: (steps + 1, 2) history}.
     → Figure.
     """
-    import matplotlib.pyplot as plt
-
-    fig, (ax_path, ax_dist) = plt.subplots(1, 2, figsize=(10.5, 5),
-                                           gridspec_kw={"width_ratios": [1, 1.25]})
+    fig = new_figure(figsize=(10.5, 5))
+    ax_path, ax_dist = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.25]})
 
     xlim, ylim = (-3.5, 3.5), (-4.5, 4.5)  # as in the book's figure
     # The grid covers exactly the visible area, so that no contour label lands outside it.
@@ -115,6 +120,7 @@ def main(argv=None):
     add_figure_options(parser, PLOT)
     args = parser.parse_args(argv)
     check_figure_path(parser, args.plot)
+    want_windows(args.no_show)
 
     x, path = descend(LEARNING_RATE, PATH_STEPS)
     print(f"lr = {LEARNING_RATE:g}, {PATH_STEPS} steps (the figure): x = {x}")

@@ -17,10 +17,19 @@ Two ways to get the gradient, as in the book:
 Left out on purpose: layers as classes, other optimisers, weight decay (chapters 5 and 6).
 """
 
+import zipfile
+
 import numpy as np
 
 from common.files import atomic_write
-from common.functions import class_indices, sigmoid, softmax, softmax_loss
+from common.functions import (
+    class_indices,
+    sigmoid,
+    softmax,
+    softmax_cross_entropy_parts,
+    softmax_loss,
+    softmax_with_loss,
+)
 from common.gradient import H
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
@@ -79,32 +88,38 @@ class TwoLayerNet:
     def dtype(self):
         return self.params["W1"].dtype
 
-    def _forward(self, x):
-        """x: (N, input) or (input,) → (x, z1, a2): the input in our dtype, hidden activations, scores."""
-        W1, b1, W2, b2 = (self.params[name] for name in PARAM_NAMES)
-        x = np.asarray(x, dtype=self.dtype)
+    def _forward(self, x, params=None):
+        """The forward pass, with self.params or `params` (a dict like it), in their dtype.
+
+        x: (N, input) or (input,) → (x, a1, z1, a2): the input in the params' dtype, the hidden
+        layer before and after the sigmoid, and the scores.
+        """
+        params = self.params if params is None else params
+        W1, b1, W2, b2 = (params[name] for name in PARAM_NAMES)
+        x = np.asarray(x, dtype=W1.dtype)
         if x.shape[-1:] != W1.shape[:1]:
             raise ValueError(
-                f"x has shape {x.shape}, but this network takes {W1.shape[0]} inputs per example"
-            )
+                f"x has shape {x.shape}, but this network takes {W1.shape[0]} inputs per example")
         a1 = x @ W1 + b1
         z1 = sigmoid(a1)
         a2 = z1 @ W2 + b2
-        return x, z1, a2
+        return x, a1, z1, a2
 
     def predict(self, x):
-        """x: (N, input) → (N, output) class probabilities; a single (input,) example → (output,)."""
+        """x: (N, input) → (N, output) class probabilities; one (input,) example → (output,)."""
         return softmax(self._forward(x)[-1])
 
     def loss(self, x, t):
         """Mean cross-entropy of the predictions for x against the labels t → float."""
         return softmax_loss(self._forward(x)[-1], t)
 
-    def accuracy(self, x, t, batch_size=10_000):
+    def accuracy(self, x, t, batch_size=1000):
         """Fraction of examples whose most probable class is the label, in [0, 1].
 
-        Works through x in slices of batch_size rows, so that a float64 network does not make a
-        float64 copy of all 60,000 training images at once.
+        Works through x in slices of batch_size rows. Small slices keep every temporary array
+        small: a float64 network makes no float64 copy of all 60,000 training images, and no
+        array is big enough to be given fresh pages by the OS each time (on this project's
+        2-core machine, 60,000 rows at once take half as long again, mostly in page faults).
         """
         x, t = _as_batch(x, t)
         correct = 0
@@ -125,10 +140,9 @@ class TwoLayerNet:
         """
         W2 = self.params["W2"]
         x, t = _as_batch(x, t)
-        x, z1, a2 = self._forward(x)
+        x, _, z1, a2 = self._forward(x)
         labels = class_indices(t, a2)
-        loss = softmax_loss(a2, labels)
-        y = softmax(a2)
+        y, loss = softmax_with_loss(a2, labels)
 
         n = len(x)
         da2 = y  # softmax + cross-entropy: dL/da2 = (y - onehot(t)) / n, computed in place
@@ -154,18 +168,12 @@ class TwoLayerNet:
         """
         p = {name: value.astype(np.float64) for name, value in self.params.items()}
         x, t = _as_batch(x, t)
-        x = np.asarray(x, dtype=np.float64)
-        a1 = x @ p["W1"] + p["b1"]
-        z1 = sigmoid(a1)
-        a2 = z1 @ p["W2"] + p["b2"]
+        x, a1, z1, a2 = self._forward(x, p)
         labels = class_indices(t, a2)
-        n = len(x)
 
         def losses(scores):
-            """(..., n, C) perturbed scores → (...,) softmax_loss for each perturbation."""
-            shifted = scores - scores.max(axis=-1, keepdims=True)
-            log_sum_exp = np.log(np.exp(shifted).sum(axis=-1))
-            return np.mean(log_sum_exp - shifted[..., np.arange(n), labels], axis=-1)
+            """(..., n, C) perturbed scores → (...,) the loss for each perturbation."""
+            return softmax_cross_entropy_parts(scores, labels)[2].mean(axis=-1)
 
         def central_difference(loss_at):
             return (loss_at(H) - loss_at(-H)) / (2 * H)
@@ -174,23 +182,18 @@ class TwoLayerNet:
             """Scores when hidden unit j's pre-activations become a1_j (..., n)."""
             return a2 + (sigmoid(a1_j) - z1[:, j])[..., np.newaxis] * p["W2"][j]
 
-        eye = np.eye(a2.shape[1])
+        hidden, eye = range(a1.shape[1]), np.eye(a2.shape[1])
         grads = {
-            # W1[i, j] += h moves a1[:, j] by h * x[:, i]: all i at once, one hidden unit j at a time.
-            "W1": np.stack(
-                [central_difference(lambda h, j=j: losses(hidden_unit_change(j, a1[:, j] + h * x.T)))
-                 for j in range(a1.shape[1])],
-                axis=1,
-            ),
+            # W1[i, j] += h moves a1[:, j] by h * x[:, i]: all i at once, a hidden unit at a time.
+            "W1": np.stack([central_difference(
+                lambda h, j=j: losses(hidden_unit_change(j, a1[:, j] + h * x.T))) for j in hidden],
+                axis=1),
             # b1[j] += h moves a1[:, j] by h.
-            "b1": np.array(
-                [central_difference(lambda h, j=j: losses(hidden_unit_change(j, a1[:, j] + h)))
-                 for j in range(a1.shape[1])]
-            ),
+            "b1": np.array([central_difference(
+                lambda h, j=j: losses(hidden_unit_change(j, a1[:, j] + h))) for j in hidden]),
             # W2[j, k] += h moves a2[:, k] by h * z1[:, j]: all (j, k) at once.
-            "W2": central_difference(
-                lambda h: losses(a2 + h * z1.T[:, np.newaxis, :, np.newaxis] * eye[:, np.newaxis, :])
-            ),
+            "W2": central_difference(lambda h: losses(
+                a2 + h * z1.T[:, np.newaxis, :, np.newaxis] * eye[:, np.newaxis, :])),
             # b2[k] += h moves a2[:, k] by h.
             "b2": central_difference(lambda h: losses(a2 + h * eye[:, np.newaxis, :])),
         }
@@ -203,16 +206,29 @@ class TwoLayerNet:
 
     @classmethod
     def load(cls, path):
-        """A network with the parameters saved by `save`; sizes and dtype come from the file."""
-        with np.load(path, allow_pickle=False) as data:
-            missing = [name for name in PARAM_NAMES if name not in data.files]
-            if missing:
-                raise ValueError(f"{path} is not a saved TwoLayerNet: it lacks {', '.join(missing)}")
-            params = {name: data[name] for name in PARAM_NAMES}
-        (n_in, n_hidden), (n_hidden2, n_out) = params["W1"].shape, params["W2"].shape
-        if params["b1"].shape != (n_hidden,) or n_hidden2 != n_hidden or params["b2"].shape != (n_out,):
-            shapes = {name: value.shape for name, value in params.items()}
+        """A network with the parameters saved by `save`; sizes and dtype come from the file.
+
+        Raises OSError if the file can't be read, and ValueError, naming the file, if it doesn't
+        hold a TwoLayerNet's parameters.
+        """
+        with open(path, "rb") as f:  # OSError if it is missing or a folder
+            if not zipfile.is_zipfile(f):  # a .npy, a text file, an empty one...
+                raise ValueError(f"{path} is not an .npz file of saved parameters")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                missing = [name for name in PARAM_NAMES if name not in data.files]
+                params = {name: data[name] for name in PARAM_NAMES if name not in missing}
+        except (zipfile.BadZipFile, EOFError, ValueError) as e:  # a damaged archive or array
+            raise ValueError(f"{path} is damaged: {e}") from e
+        if missing:
+            raise ValueError(f"{path} is not a saved TwoLayerNet: it lacks {', '.join(missing)}")
+        W1, b1, W2, b2 = (params[name] for name in PARAM_NAMES)
+        if not (W1.ndim == W2.ndim == 2 and b1.shape == W1.shape[1:] == W2.shape[:1]
+                and b2.shape == W2.shape[1:]):
+            shapes = ", ".join(f"{name} {value.shape}" for name, value in params.items())
             raise ValueError(f"{path} holds parameters of inconsistent shapes: {shapes}")
+        if not all(np.issubdtype(value.dtype, np.floating) for value in params.values()):
+            raise ValueError(f"{path} holds parameters that are not floating-point numbers")
         net = cls.__new__(cls)
         net.params = params
         return net

@@ -39,7 +39,7 @@ def relu(x):
 
 
 def relu_grad(x):
-    """1 where x > 0, else 0 (ReLU has no derivative at 0; we use 0 there, as most frameworks do)."""
+    """1 where x > 0, else 0. ReLU has no derivative at 0; we use 0 there, as most frameworks do."""
     return np.where(np.asarray(x) > 0, 1.0, 0.0)
 
 
@@ -54,7 +54,7 @@ def softmax(x):
 
 
 def sum_squared_error(y, t):
-    """0.5 * Σ (y - t)², summed over the whole batch as in the book. t: one-hot or integer labels."""
+    """0.5 * Σ (y - t)², summed over the whole batch as in the book; t one-hot or integer labels."""
     y, t = np.asarray(y), np.asarray(t)
     if t.shape != y.shape:
         t = one_hot(class_indices(t, y), y.shape[-1], dtype=y.dtype)
@@ -83,12 +83,31 @@ def softmax_loss(x, t):
     x[t] - log Σ exp(x), with the row maximum subtracted first, so it is exact and never
     overflows. Its gradient with respect to x is exactly (softmax(x) - one-hot t) / N.
     """
+    return softmax_with_loss(x, t)[1]
+
+
+def softmax_with_loss(x, t):
+    """(softmax(x), softmax_loss(x, t)) from a single exp: what backpropagation needs.
+
+    The forward pass of the book's SoftmaxWithLoss layer (chapter 5), without the 1e-7.
+    """
     x = np.asarray(x)
     rows = x.reshape(-1, x.shape[-1])
-    labels = class_indices(t, x).reshape(-1)
-    shifted = rows - np.max(rows, axis=1, keepdims=True)
-    log_sum_exp = np.log(np.sum(np.exp(shifted), axis=1))
-    return np.mean(log_sum_exp - shifted[np.arange(len(rows)), labels])
+    e, sum_e, losses = softmax_cross_entropy_parts(rows, class_indices(t, x).reshape(-1))
+    return (e / sum_e).reshape(x.shape), losses.mean()
+
+
+def softmax_cross_entropy_parts(scores, labels):
+    """The pieces softmax_with_loss is made of, for any number of batches at once.
+
+    scores: (..., N, C); labels: (N,) integer class indices, not checked.
+    → exp(scores - row max), its row sums (..., N, 1), and each example's cross-entropy
+    log Σ exp(scores) - scores[label], (..., N).
+    """
+    shifted = scores - scores.max(axis=-1, keepdims=True)
+    e = np.exp(shifted)
+    sum_e = e.sum(axis=-1, keepdims=True)
+    return e, sum_e, np.log(sum_e[..., 0]) - shifted[..., np.arange(len(labels)), labels]
 
 
 def class_indices(t, y):
@@ -108,13 +127,12 @@ def class_indices(t, y):
             f"labels of shape {t.shape} don't match predictions of shape {np.shape(y)}: "
             f"expected one-hot labels of shape {np.shape(y)} or integer labels of shape {shape}"
         )
-    if not np.issubdtype(t.dtype, np.integer):
+    if t.dtype.kind not in "iu":
         raise ValueError(f"integer labels must have an integer dtype, got {t.dtype}")
-    if t.size and (t.min() < 0 or t.max() >= num_classes):
-        bad = t[(t < 0) | (t >= num_classes)]
+    if t.size and (t.max() >= num_classes or (t.dtype.kind == "i" and t.min() < 0)):
+        bad = t[(t < 0) | (t >= num_classes)].flat[0]
         raise ValueError(
-            f"labels must lie in [0, {num_classes - 1}] for {num_classes} classes, got {bad.flat[0]}"
-        )
+            f"labels must lie in [0, {num_classes - 1}] for {num_classes} classes, got {bad}")
     return t
 
 

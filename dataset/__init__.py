@@ -9,9 +9,10 @@ Left out on purpose: batching and shuffling (the training loop does that), data 
 other data sets, and any framework-style Dataset class.
 """
 
-from dataset._store import DatasetUnavailableError, data_home
+from dataset._store import DatasetUnavailableError, data_home, scale_pixels
 
-__all__ = ["DatasetUnavailableError", "data_home", "load_fashion_mnist", "load_mnist"]
+__all__ = ["DatasetUnavailableError", "data_home", "load_fashion_mnist", "load_mnist",
+           "scale_pixels"]
 
 
 def __getattr__(name):

@@ -419,6 +419,14 @@ def load_arrays(spec):
     return tuple(load_file(spec, file, folder, tried, reported) for file in spec.files)
 
 
+def scale_pixels(pixels, out=None):
+    """uint8 pixels 0..255 → float32 in [0, 1]: pixel / 255, what load_mnist(normalize=True) does.
+
+    out: a float32 array of pixels' shape to write into, instead of a new one.
+    """
+    return np.divide(pixels, np.float32(255), out=out, dtype=np.float32)
+
+
 def load(spec, normalize=True, flatten=True, one_hot_label=False):
     """(x_train, t_train), (x_test, t_test) of `spec`, shaped as asked; see load_mnist.
 
@@ -427,7 +435,7 @@ def load(spec, normalize=True, flatten=True, one_hot_label=False):
 
     def images(x):
         x = x.reshape(len(x), -1) if flatten else x.reshape(len(x), 1, *x.shape[1:])
-        return np.divide(x, np.float32(255), dtype=np.float32) if normalize else np.array(x)
+        return scale_pixels(x) if normalize else np.array(x)
 
     def labels(t):
         return one_hot(t, len(spec.class_names)) if one_hot_label else np.array(t)

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from ch04 import train_neuralnet
-from ch04.train_neuralnet import History, TrainingDiverged, main, train
+from ch04.train_neuralnet import History, TrainingDiverged, accuracy, main, train
 from ch04.two_layer_net import TwoLayerNet
+from dataset import scale_pixels
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -70,6 +71,24 @@ def test_train_stops_when_the_loss_explodes(small_data):
     assert 0 < len(history.train_loss_list) < 300  # it stopped early, and kept the record
 
 
+def test_train_on_uint8_pixels_equals_train_on_the_scaled_floats():
+    rng = np.random.default_rng(3)
+    pixels, t = rng.integers(0, 256, size=(2500, 20), dtype=np.uint8), rng.integers(3, size=2500)
+    runs = []
+    for x in (pixels, scale_pixels(pixels)):
+        net = TwoLayerNet(20, 10, 3, rng=0)
+        # 2500 rows: the accuracy slices of 1000 rows include a shorter last one
+        runs.append(train(net, x, t, x[:1200], t[:1200], iters=60, batch_size=50, lr=0.5, rng=1))
+    assert runs[0] == runs[1]
+
+
+def test_accuracy_in_slices_equals_network_accuracy():
+    rng = np.random.default_rng(4)
+    x, t = rng.random((2500, 20), dtype=np.float32), rng.integers(3, size=2500)
+    net = TwoLayerNet(20, 10, 3, rng=0, weight_init_std=1.0)
+    assert accuracy(net, x, t) == pytest.approx(net.accuracy(x, t), abs=1e-15)
+
+
 def test_train_with_one_hot_labels_equals_train_with_integer_labels(small_data):
     x_train, t_train, x_test, t_test = small_data
     one_hot = np.eye(3, dtype=np.float32)
@@ -95,9 +114,13 @@ class FakeSpec:
 def fake_mnist(monkeypatch):
     """Make the CLI load 1000 + 200 synthetic 784-pixel images instead of MNIST."""
     def load(normalize=True, flatten=True, one_hot_label=False):
+        def images(x):  # pixels, as the real loader gives them
+            pixels = np.clip(np.round(x * 255), 0, 255).astype(np.uint8)
+            return scale_pixels(pixels) if normalize else pixels
+
         (x_train, t_train), (x_test, t_test) = (blobs(1000, 784, 10, seed=1, spread=0.5),
                                                 blobs(200, 784, 10, seed=2, spread=0.5))
-        return (x_train, t_train), (x_test, t_test)
+        return (images(x_train), t_train), (images(x_test), t_test)
 
     datasets = {"mnist": (load, FakeSpec()), "fashion-mnist": (load, FakeSpec())}
     monkeypatch.setattr(train_neuralnet, "_datasets", lambda: datasets)
@@ -116,7 +139,13 @@ def test_cli_prints_the_books_lines_and_writes_the_plot(fake_mnist, tmp_path, ca
     assert "final accuracy: train" in out
     assert (tmp_path / "plot.png").read_bytes().startswith(PNG_SIGNATURE)
     assert f"plot saved to {tmp_path / 'plot.png'}" in out
-    assert TwoLayerNet.load(tmp_path / "p.npz").dtype == np.float32
+    saved = TwoLayerNet.load(tmp_path / "p.npz")
+    assert saved.dtype == np.float32
+    # The final accuracy is that of the saved parameters, after all 50 updates, not the last
+    # per-epoch line's (after update 41).
+    (x_train, t_train), (x_test, t_test) = train_neuralnet._datasets()["mnist"][0]()
+    train_acc, test_acc = saved.accuracy(x_train, t_train), saved.accuracy(x_test, t_test)
+    assert f"final accuracy: train {train_acc:.4f}, test {test_acc:.4f}" in out
 
 
 def test_cli_run_is_repeatable_with_its_seed(fake_mnist, tmp_path, capsys):

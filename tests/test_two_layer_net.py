@@ -177,3 +177,26 @@ def test_input_of_the_wrong_width_is_a_clear_error():
 def test_sizes_must_be_positive_integers(sizes):
     with pytest.raises(ValueError, match="must be a positive integer"):
         TwoLayerNet(*sizes)
+
+
+@pytest.mark.parametrize("write, message", [
+    (lambda p: np.save(p, np.zeros(3)), "is not an .npz file"),
+    (lambda p: p.write_text("W1, b1"), "is not an .npz file"),
+    (lambda p: p.write_bytes(b""), "is not an .npz file"),
+    (lambda p: np.savez(p, W1=np.zeros(5), b1=np.zeros(4), W2=np.zeros((4, 3)),
+                        b2=np.zeros(3)), "inconsistent shapes"),
+    (lambda p: np.savez(p, W1=np.zeros((5, 4), int), b1=np.zeros(4, int),
+                        W2=np.zeros((4, 3), int), b2=np.zeros(3, int)), "not floating-point"),
+])
+def test_load_names_the_file_when_it_holds_no_network(tmp_path, write, message):
+    path = tmp_path / "params"
+    write(path)
+    path = next(tmp_path.iterdir())  # np.save and np.savez add their suffix
+    with pytest.raises(ValueError, match=message) as exc:
+        TwoLayerNet.load(path)
+    assert str(path) in str(exc.value)
+
+
+def test_load_of_a_missing_file_is_an_os_error(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        TwoLayerNet.load(tmp_path / "missing.npz")

@@ -1,0 +1,221 @@
+"""Benchmark: the book's run, ours against a plain NumPy version and PyTorch, and the numerical
+gradient against the plain loop. Prints Markdown tables.
+
+    python -m benchmarks.train                  # everything, 3 interleaved rounds (~3 minutes)
+    python -m benchmarks.train --rounds 5 --skip-numerical
+
+Each training run is a separate process started the way a user starts it, with the plot saved
+and no window. The runs are interleaved (ours, book-style, PyTorch, ours, ...) so that a noisy
+machine slows them alike, and the table shows medians and the ratios of the medians. Peak memory
+is each process's max RSS, from os.wait4. PyTorch is timed only when `import torch` works; it
+is never a dependency of dlfs.
+
+The FLOP floor is the run's multiply-adds, forward and backward for 10000 batches of 100 plus
+the 17 accuracy passes over 70000 images, divided by this machine's float32 matrix-product speed
+(measured here on the evaluation's own product, 10000 × 784 by 784 × 50).
+"""
+
+import argparse
+import importlib.util
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+LINE = re.compile(r"^train acc, test acc \| ([\d.]+), ([\d.]+)$", re.MULTILINE)
+INPUT, HIDDEN, OUTPUT, BATCH, ITERS, TRAIN, TEST = 784, 50, 10, 100, 10_000, 60_000, 10_000
+
+
+def timed_run(args, cwd):
+    """Run `python args...` in cwd → (wall seconds, the child's own max RSS in MB, stdout)."""
+    start = time.perf_counter()
+    with open(os.devnull, "w") as devnull, tempfile.TemporaryFile("w+") as out:
+        process = subprocess.Popen([sys.executable, *args], cwd=cwd, stdout=out, stderr=devnull,
+                                   env=dict(os.environ, MPLBACKEND="Agg"))
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        out.seek(0)
+        stdout = out.read()
+    if status != 0:
+        raise RuntimeError(f"python {' '.join(args)} failed with status {status}:\n{stdout}")
+    return wall, usage.ru_maxrss / 1024, stdout
+
+
+def curve(stdout):
+    """The test accuracies of the printed `train acc, test acc | a, b` lines."""
+    return [float(test) for _, test in LINE.findall(stdout)]
+
+
+def benchmark_training(rounds, seed, with_torch):
+    contenders = {
+        "dlfs (`python -m ch04.train_neuralnet`)":
+            ["-m", "ch04.train_neuralnet", "--no-show", "--seed", str(seed), "--plot", "ours.png"],
+        "book-style NumPy (`benchmarks/book_style.py`)":
+            ["-m", "benchmarks.book_style", "--seed", str(seed), "--plot", "book.png"],
+    }
+    if with_torch:
+        contenders["PyTorch eager, CPU (`benchmarks/torch_style.py`)"] = [
+            "-m", "benchmarks.torch_style", "--seed", str(seed), "--plot", "torch.png"]
+    results = {name: [] for name in contenders}
+    root = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        env_path = os.environ.get("PYTHONPATH", "")
+        os.environ["PYTHONPATH"] = f"{root}{os.pathsep}{env_path}" if env_path else str(root)
+        for r in range(rounds):
+            for name, args in contenders.items():
+                wall, rss, stdout = timed_run(args, tmp)
+                results[name].append((wall, rss, curve(stdout)))
+                print(f"round {r + 1}/{rounds}: {name.split(' (')[0]}: {wall:.2f} s, "
+                      f"{rss:.0f} MB, test acc {curve(stdout)[-1]:.4f}", file=sys.stderr)
+    return results
+
+
+def sgemm_gflops(repeats=15):
+    """This machine's float32 matrix-product speed on the evaluation's shape, in GFLOP/s."""
+    rng = np.random.default_rng(0)
+    a = rng.random((10_000, INPUT), dtype=np.float32)
+    b = rng.random((INPUT, HIDDEN), dtype=np.float32)
+    out = np.empty((10_000, HIDDEN), dtype=np.float32)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        np.matmul(a, b, out=out)
+        times.append(time.perf_counter() - start)
+    return 2 * a.shape[0] * INPUT * HIDDEN / statistics.median(times) / 1e9
+
+
+def run_flops():
+    """Floating-point operations of the book's run (a multiply-add counts as 2)."""
+    forward = 2 * (INPUT * HIDDEN + HIDDEN * OUTPUT)  # per example
+    backward = forward + 2 * OUTPUT * HIDDEN  # dW1 = x.T @ da1, dW2 = z1.T @ da2, dz1 = da2 @ W2.T
+    train = ITERS * BATCH * (forward + backward)
+    evaluations = len(range(0, ITERS, TRAIN // BATCH)) * (TRAIN + TEST) * forward
+    return train, evaluations
+
+
+def benchmark_numerical_gradient(repeats):
+    """Median seconds of TwoLayerNet.numerical_gradient and of the plain loop, and their
+    largest difference relative to the largest gradient entry."""
+    from ch04.two_layer_net import TwoLayerNet
+    from common.gradient import numerical_gradient
+
+    rng = np.random.default_rng(0)
+    net = TwoLayerNet(INPUT, HIDDEN, OUTPUT, rng=rng)  # float64, as the book
+    x = rng.random((BATCH, INPUT))
+    x[x < 0.8] = 0  # about as sparse as MNIST digits
+    t = rng.integers(OUTPUT, size=BATCH)
+
+    def plain():
+        return {name: numerical_gradient(lambda _: net.loss(x, t), value)
+                for name, value in net.params.items()}
+
+    times = {"fast": [], "plain": []}
+    for _ in range(repeats):  # interleaved
+        for kind, compute in (("fast", lambda: net.numerical_gradient(x, t)), ("plain", plain)):
+            start = time.perf_counter()
+            grads = compute()
+            times[kind].append(time.perf_counter() - start)
+            if kind == "fast":
+                fast = grads
+    error = max(np.max(np.abs(fast[name] - grads[name])) / np.max(np.abs(grads[name]))
+                for name in grads)
+    return {kind: statistics.median(values) for kind, values in times.items()}, error
+
+
+def seconds_per_iteration(grad, iters):
+    """Seconds per iteration of train(..., grad=grad) on MNIST, in float32 as the script runs.
+
+    Timed as (iters + 1 iterations) - (1 iteration), so that the accuracy pass on the full sets
+    after iteration 0 cancels out.
+    """
+    from ch04.train_neuralnet import train
+    from ch04.two_layer_net import TwoLayerNet
+    from dataset.mnist import load_mnist
+
+    (x_train, t_train), (x_test, t_test) = load_mnist()
+    elapsed = {}
+    for n in (1, iters + 1):
+        net = TwoLayerNet(INPUT, HIDDEN, OUTPUT, rng=0, dtype=np.float32)
+        start = time.perf_counter()
+        train(net, x_train, t_train, x_test, t_test, iters=n, grad=grad, rng=0)
+        elapsed[n] = time.perf_counter() - start
+    return (elapsed[iters + 1] - elapsed[1]) / iters
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each (default: 3)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--skip-training", action="store_true")
+    parser.add_argument("--skip-numerical", action="store_true")
+    parser.add_argument("--numerical-repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    from dataset.mnist import load_mnist
+
+    load_mnist()  # fetch and cache it first, so that no run pays for that
+    print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}, NumPy {np.__version__}; "
+          f"{time.strftime('%Y-%m-%d')}\n")
+
+    if not args.skip_training:
+        with_torch = importlib.util.find_spec("torch") is not None
+        results = benchmark_training(args.rounds, args.seed, with_torch)
+        ours_name = next(iter(results))
+        ours_wall = statistics.median(w for w, _, _ in results[ours_name])
+        ours_rss = statistics.median(r for _, r, _ in results[ours_name])
+        print(f"The book's run, {args.rounds} rounds interleaved, medians:\n")
+        print("| run | wall time | ours is faster by | peak RSS | ours uses | final test acc |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for name, runs in results.items():
+            wall = statistics.median(w for w, _, _ in runs)
+            rss = statistics.median(r for _, r, _ in runs)
+            acc = statistics.median(c[-1] for _, _, c in runs)
+            print(f"| {name} | {wall:.2f} s | {wall / ours_wall:.2f}× | {rss:.0f} MB | "
+                  f"{ours_rss / rss:.2f}× | {acc:.4f} |")
+        ours_curve = np.median([c for _, _, c in results[ours_name]], axis=0)
+        for name, runs in list(results.items())[1:]:
+            other = np.median([c for _, _, c in runs], axis=0)
+            print(f"\nPer-epoch test accuracy, ours minus {name.split(' (')[0]}: largest gap "
+                  f"{np.max(np.abs(ours_curve - other)) * 100:.2f} points "
+                  f"(medians over the rounds, {len(other)} epochs)")
+
+        train_flops, eval_flops = run_flops()
+        gflops = sgemm_gflops()
+        floor = (train_flops + eval_flops) / gflops / 1e9
+        print(f"\nFLOP floor: {train_flops / 1e9:.0f} GFLOP of training + "
+              f"{eval_flops / 1e9:.0f} GFLOP of evaluation = {(train_flops + eval_flops) / 1e9:.0f}"
+              f" GFLOP; at this machine's {gflops:.0f} GFLOP/s (float32 matmul) that is "
+              f"{floor:.2f} s. Ours takes {ours_wall / floor:.2f}× the floor.")
+
+    if not args.skip_numerical:
+        times, error = benchmark_numerical_gradient(args.numerical_repeats)
+        print(f"\nNumerical gradient of TwoLayerNet 784-50-10, batch 100, float64, "
+              f"{args.numerical_repeats} runs each, medians:\n")
+        print("| method | time per call | ratio |")
+        print("|---|---:|---:|")
+        print(f"| plain loop over all 39,760 parameters (`common.gradient`) | "
+              f"{times['plain']:.2f} s | 1× |")
+        print(f"| `TwoLayerNet.numerical_gradient` | {times['fast']:.3f} s | "
+              f"{times['plain'] / times['fast']:.1f}× faster |")
+        print(f"\nLargest difference between the two: {error:.1e} of the largest entry.")
+        backprop = seconds_per_iteration("backprop", 2000)
+        numerical = seconds_per_iteration("numerical", 3)
+        print("\nTraining with each gradient (`--grad`), float32, per iteration:\n")
+        print("| `--grad` | per iteration | the book's 10000 iterations |")
+        print("|---|---:|---:|")
+        for name, seconds in (("backprop", backprop), ("numerical", numerical)):
+            print(f"| {name} | {seconds * 1e3:.2f} ms | {seconds * ITERS / 60:.1f} min |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,318 @@
+"""inspect_net: the confusion matrix and its summaries by hand, and the script run headless on
+synthetic data, on real MNIST after a short training run, and on bad parameter files."""
+
+import re
+
+import matplotlib
+import numpy as np
+import pytest
+from matplotlib.text import Text
+
+from ch04 import train_neuralnet
+from ch04.inspect_net import (
+    MAX_UNITS,
+    confusion_matrix,
+    draw_weights,
+    grid_shape,
+    main,
+    misclassified,
+    most_confused,
+    per_class_accuracy,
+    plot_inspection,
+)
+from ch04.train_neuralnet import train
+from ch04.two_layer_net import TwoLayerNet
+from common.functions import one_hot
+from dataset import DatasetUnavailableError
+from dataset.fashion_mnist import FASHION_MNIST
+from dataset.mnist import MNIST
+
+matplotlib.use("Agg")  # no display in CI; the script imports pyplot only when it draws
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def texts(fig):
+    """Every piece of text in fig, titles of its subfigures included."""
+    return [artist.get_text() for artist in fig.findobj(Text)]
+
+# Six examples of three classes: class 0 twice (one right), class 1 once (right), class 2 three
+# times (two right, one taken for a 0).
+T = np.array([0, 0, 1, 2, 2, 2])
+Y = np.array([0, 1, 1, 2, 0, 2])
+EXPECTED = np.array([[1, 1, 0],
+                     [0, 1, 0],
+                     [1, 0, 2]])
+
+
+def test_confusion_matrix_counts_each_true_and_predicted_pair():
+    confusion = confusion_matrix(T, Y, 3)
+    np.testing.assert_array_equal(confusion, EXPECTED)
+    np.testing.assert_array_equal(confusion.sum(axis=1), np.bincount(T, minlength=3))
+
+
+def test_confusion_matrix_of_one_hot_labels_equals_that_of_integer_labels():
+    np.testing.assert_array_equal(confusion_matrix(one_hot(T, 3), one_hot(Y, 3), 3), EXPECTED)
+
+
+def test_confusion_matrix_of_uint8_labels_does_not_overflow():
+    t = np.array([19, 19, 3], dtype=np.uint8)  # 19 * 20 + 19 = 399 does not fit in a uint8
+    confusion = confusion_matrix(t, t, 20)
+    assert confusion[19, 19] == 2 and confusion[3, 3] == 1 and confusion.sum() == 3
+
+
+def test_confusion_matrix_rejects_a_class_beyond_num_classes():
+    # Unchecked, t * 3 + 3 would be counted silently as the next row's class 0.
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\] for 3 classes, got 3"):
+        confusion_matrix(T, [0, 1, 1, 2, 3, 2], 3)
+
+
+def test_confusion_matrix_trace_over_total_is_the_networks_accuracy():
+    rng = np.random.default_rng(0)
+    x, t = rng.random((300, 20)), rng.integers(4, size=300)
+    net = TwoLayerNet(20, 6, 4, weight_init_std=1.0, rng=1)
+    confusion = confusion_matrix(t, net.predict(x).argmax(axis=1), 4)
+    assert confusion.sum() == 300
+    np.testing.assert_array_equal(confusion.sum(axis=1), np.bincount(t, minlength=4))
+    accuracy = net.accuracy(x, t)
+    assert 0.1 < accuracy < 0.9  # some right and some wrong, or the check would be trivial
+    assert np.trace(confusion) / confusion.sum() == accuracy
+
+
+def test_per_class_accuracy_is_the_diagonal_over_the_row_sums():
+    np.testing.assert_array_equal(per_class_accuracy(EXPECTED), [0.5, 1.0, 2 / 3])
+
+
+def test_per_class_accuracy_of_a_class_without_examples_is_nan():
+    confusion = np.array([[3, 1, 0], [0, 2, 0], [0, 0, 0]])
+    np.testing.assert_array_equal(per_class_accuracy(confusion), [0.75, 1.0, np.nan])
+
+
+def test_misclassified_lists_the_surest_mistakes_first():
+    t = np.array([0, 1, 2, 0, 1])
+    y = np.array([[0.8, 0.1, 0.1],   # right
+                  [0.6, 0.3, 0.1],   # wrong, 0.6 for class 0
+                  [0.0, 0.9, 0.1],   # wrong, 0.9 for class 1
+                  [0.2, 0.2, 0.6],   # wrong, 0.6 for class 2: after example 1, as in the data
+                  [0.1, 0.7, 0.2]])  # right
+    np.testing.assert_array_equal(misclassified(t, y), [2, 1, 3])
+    np.testing.assert_array_equal(misclassified(t, y, count=2), [2, 1])
+    np.testing.assert_array_equal(misclassified(one_hot(t, 3), y), [2, 1, 3])
+
+
+def test_most_confused_lists_the_largest_off_diagonal_counts():
+    confusion = np.array([[50, 2, 7],
+                          [0, 40, 0],
+                          [7, 1, 30]])
+    assert most_confused(confusion, 3) == [(0, 2, 7), (2, 0, 7), (0, 1, 2)]
+    assert most_confused(confusion, 10) == [(0, 2, 7), (2, 0, 7), (0, 1, 2), (2, 1, 1)]
+    assert most_confused(np.diag([5, 5]), 3) == []
+
+
+@pytest.mark.parametrize("count, aspect, shape", [
+    (50, 2.0, (5, 10)), (7, 2.0, (2, 4)), (1, 2.0, (1, 1)), (20, 1.25, (4, 5)), (3, 1.25, (2, 2)),
+])
+def test_grid_shape_for_the_usual_counts(count, aspect, shape):
+    assert grid_shape(count, aspect) == shape
+
+
+def test_grid_shape_holds_every_tile_without_an_empty_row():
+    for count in range(1, 201):
+        rows, cols = grid_shape(count, 2.0)
+        assert (rows - 1) * cols < count <= rows * cols, (count, rows, cols)
+
+
+@pytest.mark.parametrize("hidden_size", [1, 7, 50, MAX_UNITS + 20])
+def test_weights_of_any_hidden_size_are_drawn(hidden_size):
+    import matplotlib.pyplot as plt
+
+    W1 = np.random.default_rng(0).standard_normal((784, hidden_size))
+    fig = plt.figure()
+    try:
+        draw_weights(fig, W1, (28, 28))
+        tiles = [ax for ax in fig.axes if ax.images]
+        assert len(tiles) == min(hidden_size, MAX_UNITS)
+        assert [ax.get_title() for ax in tiles[:2]] == ["unit 0", "unit 1"][:len(tiles)]
+        shown = "" if hidden_size <= MAX_UNITS else f"the first {MAX_UNITS} of "
+        assert any(f"of {shown}the {hidden_size} hidden units" in text for text in texts(fig))
+    finally:
+        plt.close(fig)
+
+
+def test_a_network_without_mistakes_is_drawn():
+    import matplotlib.pyplot as plt
+
+    t = np.arange(10)
+    y = one_hot(t, 10)
+    fig = plot_inspection(np.zeros((784, 3)), np.zeros((10, 28, 28)), t, y,
+                          confusion_matrix(t, t, 10), MNIST.class_names)
+    try:
+        assert "No misclassified test images" in texts(fig)
+        assert "Confusion matrix: test accuracy 1.0000" in texts(fig)
+    finally:
+        plt.close(fig)
+
+
+# The command line, first on synthetic 28 × 28 "images" of 10 classes.
+
+
+def blobs(n, seed):
+    """n points around 10 fixed centres in [0, 1]^784 → (x float32 (n, 784), t int (n,))."""
+    centres = np.random.default_rng(1000).random((10, 784))
+    rng = np.random.default_rng(seed)
+    t = rng.integers(10, size=n)
+    return (centres[t] + 0.5 * rng.standard_normal((n, 784))).astype(np.float32), t
+
+
+@pytest.fixture
+def fake_data(monkeypatch):
+    """Make the script load 300 + 200 synthetic images instead of MNIST or Fashion-MNIST."""
+    data = (blobs(300, seed=1), blobs(200, seed=2))
+
+    def load(normalize=True, flatten=True, one_hot_label=False):
+        return data
+
+    datasets = {"mnist": (load, MNIST), "fashion-mnist": (load, FASHION_MNIST)}
+    monkeypatch.setattr(train_neuralnet, "_datasets", lambda: datasets)
+    return data
+
+
+def save_trained(path, data, hidden_size=10, iters=100):
+    (x_train, t_train), (x_test, t_test) = data
+    net = TwoLayerNet(784, hidden_size, 10, rng=0, dtype=np.float32)
+    train(net, x_train, t_train, x_test, t_test, iters=iters, batch_size=20, lr=0.5, rng=1)
+    net.save(path)
+    return net
+
+
+def run_main(tmp_path, params, *args):
+    return main([str(params), "--plot", str(tmp_path / "x.png"), "--no-show", *args])
+
+
+def test_main_prints_each_class_and_the_accuracy_and_writes_the_png(fake_data, tmp_path,
+                                                                    capsys):
+    net = save_trained(tmp_path / "p.npz", fake_data)
+    assert run_main(tmp_path, tmp_path / "p.npz") == 0
+    out = capsys.readouterr().out
+    x_test, t_test = fake_data[1]
+    rows = re.findall(r"^(\d) +(\d+)/(\d+) +(0\.\d{4}|1\.0000)$", out, flags=re.MULTILINE)
+    assert [row[0] for row in rows] == list("0123456789"), out
+    assert [int(row[2]) for row in rows] == np.bincount(t_test, minlength=10).tolist()
+    accuracy = net.accuracy(x_test, t_test)
+    assert 0.3 < accuracy < 1  # some mistakes to draw
+    assert f"test accuracy {accuracy:.4f} ({round(accuracy * 200)}/200 correct)" in out
+    assert sum(int(row[1]) for row in rows) == round(accuracy * 200)
+    assert "most frequent mistakes, true → predicted:" in out
+    assert (tmp_path / "x.png").read_bytes().startswith(PNG_SIGNATURE)
+    assert f"plot saved to {(tmp_path / 'x.png').resolve()}" in out
+
+
+def test_main_names_the_classes_of_fashion_mnist(fake_data, tmp_path, capsys):
+    save_trained(tmp_path / "p.npz", fake_data)
+    assert run_main(tmp_path, tmp_path / "p.npz", "--dataset", "fashion-mnist") == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^T-shirt/top +\d+/\d+ +[01]\.\d{4}$", out, flags=re.MULTILINE), out
+    assert re.search(r"^Ankle boot +\d+/\d+ +[01]\.\d{4}$", out, flags=re.MULTILINE), out
+
+
+def test_main_draws_a_hidden_layer_of_7_units(fake_data, tmp_path):
+    save_trained(tmp_path / "p.npz", fake_data, hidden_size=7)
+    assert run_main(tmp_path, tmp_path / "p.npz") == 0
+    assert (tmp_path / "x.png").read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_main_suggests_the_other_dataset_when_accuracy_is_near_guessing(fake_data, tmp_path,
+                                                                         capsys):
+    TwoLayerNet(784, 5, 10, rng=0).save(tmp_path / "untrained.npz")
+    assert run_main(tmp_path, tmp_path / "untrained.npz") == 0
+    assert "were these parameters trained with --dataset fashion-mnist?" in capsys.readouterr().out
+
+
+def test_main_returns_1_when_the_dataset_cannot_be_loaded(tmp_path, capsys, monkeypatch):
+    def unavailable(normalize=True, flatten=True, one_hot_label=False):
+        raise DatasetUnavailableError("no MNIST here: put the files in the cache")
+
+    monkeypatch.setattr(train_neuralnet, "_datasets", lambda: {"mnist": (unavailable, MNIST)})
+    TwoLayerNet(784, 5, 10, rng=0).save(tmp_path / "p.npz")
+    assert run_main(tmp_path, tmp_path / "p.npz") == 1
+    assert "no MNIST here: put the files in the cache" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
+
+
+def write_text(path):
+    path.write_text("W1 = [[0.1, 0.2]]\n")
+
+
+def write_npy(path):
+    with open(path, "wb") as f:  # np.save(path) would add .npy to the name
+        np.save(f, np.zeros((784, 50)))
+
+
+def write_other_arrays(path):
+    np.savez(path, weights=np.zeros((784, 50)))
+
+
+def write_inconsistent_shapes(path):
+    np.savez(path, W1=np.zeros((784, 5)), b1=np.zeros(4), W2=np.zeros((5, 10)), b2=np.zeros(10))
+
+
+def write_net(input_size, output_size):
+    return lambda path: TwoLayerNet(input_size, 5, output_size, rng=0).save(path)
+
+
+@pytest.mark.parametrize("write, message", [
+    (None, "cannot read {path}: No such file or directory"),
+    (lambda path: path.mkdir(), "cannot read {path}: Is a directory"),
+    (write_text, "{path} is not an .npz file of saved parameters"),
+    (write_npy, "{path} is not an .npz file of saved parameters"),
+    (write_other_arrays, "{path} is not a saved TwoLayerNet: it lacks W1, b1, W2, b2"),
+    (write_inconsistent_shapes, "{path} holds parameters of inconsistent shapes"),
+    (write_net(100, 10), "{path}: the network takes 100 inputs, but mnist images have 784 pixels"),
+    (write_net(784, 3), "{path}: the network has 3 outputs, but mnist has 10 classes"),
+], ids=["missing", "folder", "text", "npy", "other-arrays", "inconsistent", "inputs", "outputs"])
+def test_bad_params_file_exits_2_naming_the_file(tmp_path, capsys, monkeypatch, write, message):
+    def never(**kwargs):
+        pytest.fail("loaded the data set for a bad parameters file")
+
+    monkeypatch.setattr(train_neuralnet, "_datasets", lambda: {"mnist": (never, MNIST)})
+    path = tmp_path / "params.npz"
+    if write is not None:
+        write(path)
+    with pytest.raises(SystemExit) as exc:
+        run_main(tmp_path, path)
+    assert exc.value.code == 2
+    last_line = capsys.readouterr().err.splitlines()[-1]  # argparse prints the usage first
+    assert last_line.startswith("python -m ch04.inspect_net: error: ")
+    assert message.format(path=path) in last_line
+
+
+def test_plot_that_is_not_a_png_exits_2(tmp_path, capsys):
+    TwoLayerNet(784, 5, 10, rng=0).save(tmp_path / "p.npz")
+    with pytest.raises(SystemExit) as exc:
+        main([str(tmp_path / "p.npz"), "--plot", str(tmp_path / "x.pdf"), "--no-show"])
+    assert exc.value.code == 2
+    assert "must end in .png" in capsys.readouterr().err
+
+
+# Then on real MNIST, after a short training run.
+
+
+def test_main_after_a_short_training_run_on_mnist(mnist_home, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DLFS_DATA_HOME", str(mnist_home))
+    from dataset import load_mnist
+
+    (x_train, t_train), (x_test, t_test) = load_mnist(normalize=True)
+    net = TwoLayerNet(784, 50, 10, rng=0, dtype=np.float32)
+    # lr 0.5 rather than the book's 0.1, which needs more than these 200 steps to get going.
+    train(net, x_train, t_train, x_test, t_test, iters=200, lr=0.5, rng=1)
+    net.save(tmp_path / "p.npz")
+
+    assert run_main(tmp_path, tmp_path / "p.npz") == 0
+    out = capsys.readouterr().out
+    accuracy = net.accuracy(x_test, t_test)
+    assert accuracy > 0.7, out  # a third of an epoch, but far above the 0.1 of guessing
+    assert f"test accuracy {accuracy:.4f} ({round(accuracy * 10_000)}/10000 correct)" in out
+    assert re.search(r"^1 +\d+/1135 +0\.\d{4}$", out, flags=re.MULTILINE), out
+    png = (tmp_path / "x.png").read_bytes()
+    assert png.startswith(PNG_SIGNATURE)
+    assert len(png) > 50_000  # 50 weight tiles, 20 digits and a matrix of numbers
