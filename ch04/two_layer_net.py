@@ -126,7 +126,7 @@ class TwoLayerNet:
         for start in range(0, len(x), batch_size):
             scores = self._forward(x[start:start + batch_size])[-1]  # argmax(softmax) = argmax
             labels = class_indices(t[start:start + batch_size], scores)
-            correct += np.count_nonzero(scores.argmax(axis=1) == labels)
+            correct += int(np.count_nonzero(scores.argmax(axis=1) == labels))
         return correct / len(x)
 
     def gradient(self, x, t):
