@@ -37,6 +37,21 @@ def check_figure_path(parser, path):
         parser.error(f"--plot {path}: {e}")
 
 
+def parse_figure_args(parser, argv):
+    """parser.parse_args(argv), then check_figure_path and want_windows for its --plot/--no-show."""
+    args = parser.parse_args(argv)
+    check_figure_path(parser, args.plot)
+    want_windows(args.no_show)
+    return args
+
+
+def finish_figure(fig, args):
+    """What a script's main does last: save fig to --plot, say where, show it unless --no-show."""
+    save_figure(fig, args.plot)
+    print(f"plot saved to {args.plot.resolve()}")
+    show_figure(fig, args.no_show)
+
+
 def want_windows(no_show):
     """Call once, before drawing: unless no_show, later figures come from pyplot, to be shown."""
     if not no_show:

@@ -16,14 +16,7 @@ import sys
 
 import numpy as np
 
-from ch04._figures import (
-    add_figure_options,
-    check_figure_path,
-    new_figure,
-    save_figure,
-    show_figure,
-    want_windows,
-)
+from ch04._figures import add_figure_options, finish_figure, new_figure, parse_figure_args
 from common.gradient import numerical_diff
 
 X_RANGE = (0.0, 20.0)  # the interval drawn, as in figure 4-7
@@ -78,18 +71,14 @@ def main(argv=None):
                     "its tangent lines (Deep Learning from Scratch, section 4.3.2, figure 4-7).",
     )
     add_figure_options(parser, PLOT)
-    args = parser.parse_args(argv)
-    check_figure_path(parser, args.plot)
-    want_windows(args.no_show)
+    args = parse_figure_args(parser, argv)
 
     tangents = {x0: tangent_line(function_1, x0) for x0 in TANGENT_POINTS}
     for x0, (slope, _) in tangents.items():
         print(f"x = {x0:g}: numerical slope {slope!r}, analytic {function_1_derivative(x0):g}")
 
     fig = plot_tangents(function_1, tangents)
-    save_figure(fig, args.plot)
-    print(f"plot saved to {args.plot.resolve()}")
-    show_figure(fig, args.no_show)
+    finish_figure(fig, args)
     return 0
 
 

@@ -20,14 +20,7 @@ import sys
 
 import numpy as np
 
-from ch04._figures import (
-    add_figure_options,
-    check_figure_path,
-    new_figure,
-    save_figure,
-    show_figure,
-    want_windows,
-)
+from ch04._figures import add_figure_options, finish_figure, new_figure, parse_figure_args
 from common.gradient import numerical_gradient
 
 GRID_START, GRID_STOP, GRID_STEP = -2.0, 2.5, 0.25  # np.arange's arguments, as in the book
@@ -77,9 +70,7 @@ def main(argv=None):
                     "gradient as arrows (Deep Learning from Scratch, section 4.4, figure 4-9).",
     )
     add_figure_options(parser, PLOT)
-    args = parser.parse_args(argv)
-    check_figure_path(parser, args.plot)
-    want_windows(args.no_show)
+    args = parse_figure_args(parser, argv)
 
     for point, grad in zip(BOOK_POINTS, gradient_field(BOOK_POINTS), strict=True):
         exact = 2 * np.array(point)
@@ -91,9 +82,7 @@ def main(argv=None):
     print(f"{len(points)} grid points; largest difference from the analytic gradient {error:.1e}")
 
     fig = plot_gradient_field(points, grad)
-    save_figure(fig, args.plot)
-    print(f"plot saved to {args.plot.resolve()}")
-    show_figure(fig, args.no_show)
+    finish_figure(fig, args)
     return 0
 
 

@@ -23,14 +23,7 @@ import sys
 
 import numpy as np
 
-from ch04._figures import (
-    add_figure_options,
-    check_figure_path,
-    new_figure,
-    save_figure,
-    show_figure,
-    want_windows,
-)
+from ch04._figures import add_figure_options, finish_figure, new_figure, parse_figure_args
 from common.gradient import gradient_descent
 
 INIT_X = (-3.0, 4.0)
@@ -118,9 +111,7 @@ def main(argv=None):
                     "figure 4-10).",
     )
     add_figure_options(parser, PLOT)
-    args = parser.parse_args(argv)
-    check_figure_path(parser, args.plot)
-    want_windows(args.no_show)
+    args = parse_figure_args(parser, argv)
 
     x, path = descend(LEARNING_RATE, PATH_STEPS)
     print(f"lr = {LEARNING_RATE:g}, {PATH_STEPS} steps (the figure): x = {x}")
@@ -146,9 +137,7 @@ def main(argv=None):
     print(f"    too small: in {STEPS} steps x moved only {moved:.1e} from the start")
 
     fig = plot_descent(path, histories)
-    save_figure(fig, args.plot)
-    print(f"plot saved to {args.plot.resolve()}")
-    show_figure(fig, args.no_show)
+    finish_figure(fig, args)
     return 0
 
 

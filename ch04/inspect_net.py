@@ -26,14 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ch04 import train_neuralnet
-from ch04._figures import (
-    add_figure_options,
-    check_figure_path,
-    new_figure,
-    save_figure,
-    show_figure,
-    want_windows,
-)
+from ch04._figures import add_figure_options, finish_figure, new_figure, parse_figure_args
 from ch04.two_layer_net import TwoLayerNet
 from common.functions import class_indices
 
@@ -232,9 +225,7 @@ def main(argv=None):
     parser.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default=DATASET,
                         help="the data set the network was trained on (default: %(default)s)")
     add_figure_options(parser, PLOT)
-    args = parser.parse_args(argv)
-    check_figure_path(parser, args.plot)
-    want_windows(args.no_show)
+    args = parse_figure_args(parser, argv)
 
     datasets = train_neuralnet._datasets()
     loader, spec = datasets[args.dataset]
@@ -279,9 +270,7 @@ def main(argv=None):
                           y, confusion, spec.class_names,
                           title=f"{args.params.name}: a {num_inputs} → {hidden_size} → "
                                 f"{num_outputs} network on the {args.dataset} test set")
-    save_figure(fig, args.plot)
-    print(f"plot saved to {args.plot.resolve()}")
-    show_figure(fig, args.no_show)
+    finish_figure(fig, args)
     return 0
 
 
