@@ -305,11 +305,19 @@ def run(args):
     network = TwoLayerNet(input_size=x_train.shape[1], hidden_size=args.hidden_size,
                           output_size=len(args.spec.class_names), rng=rng, dtype=args.dtype)
 
-    def print_line(epoch, train_acc, test_acc):
-        if not args.quiet:
-            from tqdm import tqdm  # writes above the progress bar, if there is one
+    progress = not args.quiet and sys.stderr.isatty()
 
-            tqdm.write(f"train acc, test acc | {train_acc:.4f}, {test_acc:.4f}", file=sys.stdout)
+    def print_line(epoch, train_acc, test_acc):
+        if args.quiet:
+            return
+        line = f"train acc, test acc | {train_acc:.4f}, {test_acc:.4f}"
+        if progress:
+            from tqdm import tqdm
+
+            tqdm.write(line, file=sys.stdout)  # above the progress bar, which it redraws
+        else:
+            print(line)
+        sys.stdout.flush()  # each epoch as it comes, also through a pipe or into a file
 
     history = History()
     status, stopped = 0, ""
@@ -317,7 +325,7 @@ def run(args):
     try:
         train(network, x_train, t_train, x_test, t_test, iters=args.iters,
               batch_size=args.batch_size, lr=args.lr, grad=args.grad, rng=rng, history=history,
-              on_epoch=print_line, progress=not args.quiet and sys.stderr.isatty())
+              on_epoch=print_line, progress=progress)
     except KeyboardInterrupt:
         status, stopped = 130, f"interrupted after {len(history.train_loss_list)} iterations"
     except TrainingDiverged as e:

@@ -2,6 +2,7 @@
 
 import os
 import re
+import signal
 import subprocess
 import sys
 
@@ -23,6 +24,24 @@ def test_default_run_reaches_the_books_accuracy(mnist_home, tmp_path):
     assert test_acc >= 0.94, result.stdout
     assert abs(train_acc - test_acc) < 0.02  # no overfitting in this run, as in the book
     assert plot.stat().st_size > 10_000
+
+
+def test_ctrl_c_stops_the_run_saving_the_plot_and_params(mnist_home, tmp_path):
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
+    env.update(DLFS_DATA_HOME=str(mnist_home), MPLBACKEND="Agg")  # and stdout is a pipe
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ch04.train_neuralnet", "--no-show", "--seed", "0",
+         "--plot", str(tmp_path / "p.png"), "--save-params", str(tmp_path / "p.npz")],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first_lines = [process.stdout.readline() for _ in range(2)]  # the seed, then iteration 0
+    assert first_lines[1].startswith("train acc, test acc | "), first_lines
+    process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert re.fullmatch(r"interrupted after \d+ iterations\n", stderr), stderr
+    assert (tmp_path / "p.png").stat().st_size > 10_000
+    assert (tmp_path / "p.npz").is_file()
+    assert "plot saved to" in stdout and "parameters saved to" in stdout
 
 
 def test_the_seeds_training_loop_runs_unchanged_on_our_packages(mnist_home, monkeypatch):
