@@ -390,8 +390,8 @@ def load_file(spec, file, folder, sources, reported):
             failure = (str(source), str(e) or type(e).__name__)
             failures.append(failure)
             if failure[1] not in {reason for src, reason in reported if src == failure[0]}:
-                absent = isinstance(e, FileNotFoundError)  # the usual case for folders
-                logger.log(logging.INFO if absent else logging.WARNING,
+                absent = isinstance(e, FileNotFoundError)  # the usual case for folders: quiet
+                logger.log(logging.DEBUG if absent else logging.WARNING,
                            "%s failed for %s: %s", source, file.name, e)
                 reported.add(failure)
             continue
