@@ -33,12 +33,12 @@ LINE = re.compile(r"^train acc, test acc \| ([\d.]+), ([\d.]+)$", re.MULTILINE)
 INPUT, HIDDEN, OUTPUT, BATCH, ITERS, TRAIN, TEST = 784, 50, 10, 100, 10_000, 60_000, 10_000
 
 
-def timed_run(args, cwd):
+def timed_run(args, cwd, env):
     """Run `python args...` in cwd → (wall seconds, the child's own max RSS in MB, stdout)."""
     start = time.perf_counter()
     with open(os.devnull, "w") as devnull, tempfile.TemporaryFile("w+") as out:
         process = subprocess.Popen([sys.executable, *args], cwd=cwd, stdout=out, stderr=devnull,
-                                   env=dict(os.environ, MPLBACKEND="Agg"))
+                                   env=env)
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - start
         out.seek(0)
@@ -64,13 +64,13 @@ def benchmark_training(rounds, seed, with_torch):
         contenders["PyTorch eager, CPU (`benchmarks/torch_style.py`)"] = [
             "-m", "benchmarks.torch_style", "--seed", str(seed), "--plot", "torch.png"]
     results = {name: [] for name in contenders}
-    root = Path(__file__).resolve().parents[1]
+    root = str(Path(__file__).resolve().parents[1])  # for `-m benchmarks...` from another folder
+    python_path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=python_path)
     with tempfile.TemporaryDirectory() as tmp:
-        env_path = os.environ.get("PYTHONPATH", "")
-        os.environ["PYTHONPATH"] = f"{root}{os.pathsep}{env_path}" if env_path else str(root)
         for r in range(rounds):
             for name, args in contenders.items():
-                wall, rss, stdout = timed_run(args, tmp)
+                wall, rss, stdout = timed_run(args, tmp, env)
                 results[name].append((wall, rss, curve(stdout)))
                 print(f"round {r + 1}/{rounds}: {name.split(' (')[0]}: {wall:.2f} s, "
                       f"{rss:.0f} MB, test acc {curve(stdout)[-1]:.4f}", file=sys.stderr)
@@ -101,31 +101,32 @@ def run_flops():
 
 
 def benchmark_numerical_gradient(repeats):
-    """Median seconds of TwoLayerNet.numerical_gradient and of the plain loop, and their
-    largest difference relative to the largest gradient entry."""
+    """Median seconds of TwoLayerNet.numerical_gradient and of the plain loop on a mini-batch of
+    MNIST, and their largest difference relative to the largest gradient entry."""
     from ch04.two_layer_net import TwoLayerNet
     from common.gradient import numerical_gradient
+    from dataset.mnist import load_mnist
 
+    (x_train, t_train), _ = load_mnist()
     rng = np.random.default_rng(0)
+    batch_mask = rng.integers(len(x_train), size=BATCH)
+    x, t = x_train[batch_mask].astype(np.float64), t_train[batch_mask]
     net = TwoLayerNet(INPUT, HIDDEN, OUTPUT, rng=rng)  # float64, as the book
-    x = rng.random((BATCH, INPUT))
-    x[x < 0.8] = 0  # about as sparse as MNIST digits
-    t = rng.integers(OUTPUT, size=BATCH)
 
-    def plain():
+    def plain_loop():
         return {name: numerical_gradient(lambda _: net.loss(x, t), value)
                 for name, value in net.params.items()}
 
-    times = {"fast": [], "plain": []}
+    grads, times = {}, {"fast": [], "plain": []}
+    methods = {"fast": lambda: net.numerical_gradient(x, t), "plain": plain_loop}
     for _ in range(repeats):  # interleaved
-        for kind, compute in (("fast", lambda: net.numerical_gradient(x, t)), ("plain", plain)):
+        for kind, compute in methods.items():
             start = time.perf_counter()
-            grads = compute()
+            grads[kind] = compute()
             times[kind].append(time.perf_counter() - start)
-            if kind == "fast":
-                fast = grads
-    error = max(np.max(np.abs(fast[name] - grads[name])) / np.max(np.abs(grads[name]))
-                for name in grads)
+    fast, plain = grads["fast"], grads["plain"]
+    error = max(np.max(np.abs(fast[name] - plain[name])) / np.max(np.abs(plain[name]))
+                for name in plain)
     return {kind: statistics.median(values) for kind, values in times.items()}, error
 
 
@@ -213,7 +214,9 @@ def main(argv=None):
         print("| `--grad` | per iteration | the book's 10000 iterations |")
         print("|---|---:|---:|")
         for name, seconds in (("backprop", backprop), ("numerical", numerical)):
-            print(f"| {name} | {seconds * 1e3:.2f} ms | {seconds * ITERS / 60:.1f} min |")
+            total = seconds * ITERS
+            total = f"{total:.1f} s" if total < 120 else f"{total / 3600:.1f} hours"
+            print(f"| {name} | {seconds * 1e3:.2f} ms | {total} |")
     return 0
 
 

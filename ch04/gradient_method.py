@@ -24,6 +24,7 @@ import sys
 import numpy as np
 
 from ch04._figures import add_figure_options, finish_figure, new_figure, parse_figure_args
+from ch04.gradient_2d import function_2
 from common.gradient import gradient_descent
 
 INIT_X = (-3.0, 4.0)
@@ -33,11 +34,6 @@ STEPS = 100  # steps of the book's printed runs
 TOO_LARGE_LR = 10.0
 TOO_SMALL_LR = 1e-10
 PLOT = "gradient_method.png"
-
-
-def function_2(x):
-    """f(x) = x0² + x1² for one point x of shape (2,) → float."""
-    return np.sum(x**2)
 
 
 def descend(lr, step_num, init_x=INIT_X):
