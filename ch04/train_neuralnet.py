@@ -225,7 +225,7 @@ def _seed(text):
 
 
 def _datasets():
-    """Name → (loader, spec). Imported here so that `--help` stays instant."""
+    """The data sets --dataset offers: name → (loader, spec); a function, so tests can swap it."""
     from dataset.fashion_mnist import FASHION_MNIST, load_fashion_mnist
     from dataset.mnist import MNIST, load_mnist
 
