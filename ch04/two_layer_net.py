@@ -234,6 +234,11 @@ class TwoLayerNet:
             raise ValueError(f"{path} holds parameters of inconsistent shapes: {shapes}")
         if not all(np.issubdtype(value.dtype, np.floating) for value in params.values()):
             raise ValueError(f"{path} holds parameters that are not floating-point numbers")
+        return cls.from_params(params)
+
+    @classmethod
+    def from_params(cls, params):
+        """A network that computes with `params`, a dict of W1, b1, W2, b2 (used as they are)."""
         net = cls.__new__(cls)
         net.params = params
         return net

@@ -2,12 +2,16 @@
 test_end_to_end.py)."""
 
 import dataclasses
+import os
+import subprocess
+import sys
+import threading
 
 import numpy as np
 import pytest
 
 from ch04 import train_neuralnet
-from ch04.train_neuralnet import History, TrainingDiverged, accuracy, main, train
+from ch04.train_neuralnet import Evaluator, History, TrainingDiverged, accuracy, main, train
 from ch04.two_layer_net import TwoLayerNet
 from dataset import scale_pixels
 
@@ -71,6 +75,74 @@ def test_train_stops_when_the_loss_explodes(small_data):
     assert 0 < len(history.train_loss_list) < 300  # it stopped early, and kept the record
 
 
+def test_measuring_in_the_background_gives_the_same_history(small_data):
+    runs = []
+    for in_background in (False, True):
+        net, epochs = TwoLayerNet(20, 10, 3, rng=0), []
+        history = train(net, *small_data, iters=95, batch_size=20, lr=0.5, rng=1,
+                        on_epoch=lambda *args, epochs=epochs: epochs.append(args),
+                        evaluate_in_background=in_background)
+        runs.append((history, epochs, net.params))
+    (history, epochs, params), (history_bg, epochs_bg, params_bg) = runs
+    assert history_bg == history
+    assert epochs_bg == epochs and [epoch for epoch, _, _ in epochs] == [0, 1, 2, 3]
+    for name, value in params.items():
+        np.testing.assert_array_equal(params_bg[name], value)
+
+
+def test_background_measurement_sees_the_parameters_as_they_were_at_submit(small_data):
+    x_train, t_train, x_test, t_test = small_data
+    net = TwoLayerNet(20, 10, 3, rng=0, weight_init_std=1.0)
+    expected = net.accuracy(x_train, t_train), net.accuracy(x_test, t_test)
+    go = threading.Event()
+    with Evaluator(*small_data, in_background=True) as evaluator:
+        measure = evaluator.measure
+        evaluator.measure = lambda params: go.wait() and measure(params)
+        evaluator.submit(net.params)
+        assert list(evaluator.results()) == []  # still measuring
+        for value in net.params.values():  # training moves on meanwhile
+            value *= -1
+        go.set()
+        assert list(evaluator.results(wait=True)) == [expected]
+    assert expected != (net.accuracy(x_train, t_train), net.accuracy(x_test, t_test))
+
+
+def test_measurements_started_before_a_blow_up_are_kept(small_data):
+    histories = []
+    for in_background in (False, True):
+        histories.append(History())
+        with pytest.raises(TrainingDiverged):
+            train(TwoLayerNet(20, 10, 3, rng=0), *small_data, iters=300, batch_size=20, lr=1000,
+                  rng=1, history=histories[-1], evaluate_in_background=in_background)
+    assert histories[1] == histories[0]
+    assert len(histories[0].train_acc_list) >= 1
+
+
+BLAS_VARIABLES = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")
+
+
+@pytest.mark.parametrize("as_script, preset, expected", [
+    (False, None, "None"),  # importing the module changes nothing
+    (True, None, "1"),  # run as a script: one BLAS thread, set before NumPy loads
+    (True, "3", "3"),  # but what the user set wins
+])
+def test_only_the_script_asks_for_one_blas_thread(as_script, preset, expected):
+    env = {key: value for key, value in os.environ.items() if key not in BLAS_VARIABLES}
+    if preset is not None:
+        env["OPENBLAS_NUM_THREADS"] = preset
+    run = ("runpy.run_module('ch04.train_neuralnet', run_name='__main__')" if as_script
+           else "import ch04.train_neuralnet")
+    code = ("import contextlib, io, os, runpy, sys\n"
+            "sys.argv[1:] = ['--help']\n"
+            "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+            f"    {run}\n"
+            "print(os.environ.get('OPENBLAS_NUM_THREADS'))")
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
+
+
 def test_train_on_uint8_pixels_equals_train_on_the_scaled_floats():
     rng = np.random.default_rng(3)
     pixels, t = rng.integers(0, 256, size=(2500, 20), dtype=np.uint8), rng.integers(3, size=2500)
@@ -130,7 +202,11 @@ def run_cli(tmp_path, *args):
     return main(["--plot", str(tmp_path / "plot.png"), "--no-show", "--seed", "0", *args])
 
 
-def test_cli_prints_the_books_lines_and_writes_the_plot(fake_mnist, tmp_path, capsys):
+@pytest.mark.parametrize("in_background", [False, True])
+def test_cli_prints_the_books_lines_and_writes_the_plot(fake_mnist, tmp_path, capsys,
+                                                        monkeypatch, in_background):
+    # As a script, with one BLAS thread, the CLI measures accuracy in the background.
+    monkeypatch.setattr(train_neuralnet, "ONE_BLAS_THREAD", in_background)
     assert run_cli(tmp_path, "--iters", "50", "--save-params", str(tmp_path / "p.npz")) == 0
     out = capsys.readouterr().out
     lines = [line for line in out.splitlines() if line.startswith("train acc, test acc | ")]
