@@ -178,8 +178,9 @@ class Evaluator:
     In the foreground, submit measures at once, as the book's loop does. In the background, a
     second thread measures a copy of the parameters while training goes on: NumPy lets go of
     Python's lock (the GIL) inside its matrix products, so with a one-thread BLAS the two
-    threads really run on two cores. Either way, results() gives the measurements in the order
-    they were submitted.
+    threads really run on two cores. (With a BLAS of several threads, both would wait on its
+    threads, and training became slower than measuring in the loop.) Either way, results()
+    gives the measurements in the order they were submitted.
     """
 
     def __init__(self, x_train, t_train, x_test, t_test, in_background=False):
