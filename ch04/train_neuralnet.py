@@ -142,49 +142,49 @@ def train(network, x_train, t_train, x_test, t_test, *, iters=ITERS, batch_size=
             on_epoch(len(history.train_acc_list) - 1, train_acc, test_acc)
 
     batch_buffer = np.empty((batch_size, *x_train.shape[1:]), dtype=np.float32)
-    with Evaluator(x_train, t_train, x_test, t_test, evaluate_in_background) as evaluator:
-        try:
-            for i in iterations:
-                if i % iter_per_epoch == 0:  # a whole epoch's mini-batches in one call, not 600
-                    batch_masks = rng.integers(train_size, size=(iter_per_epoch, batch_size))
-                batch_mask = batch_masks[i % iter_per_epoch]
-                # Into the same buffer every time: a fresh 300 KB array would cost page faults on
-                # every iteration.
-                x_batch = as_floats(x_train[batch_mask], out=batch_buffer)
-                t_batch = t_train[batch_mask]
+    # On leaving the with block, even by Ctrl-C or a blow-up, the measurements already started
+    # are waited for and recorded.
+    with Evaluator(x_train, t_train, x_test, t_test, record, evaluate_in_background) as evaluator:
+        for i in iterations:
+            if i % iter_per_epoch == 0:  # a whole epoch's mini-batches in one call, not 600
+                batch_masks = rng.integers(train_size, size=(iter_per_epoch, batch_size))
+            batch_mask = batch_masks[i % iter_per_epoch]
+            # Into the same buffer every time: a fresh 300 KB array would cost page faults on
+            # every iteration.
+            x_batch = as_floats(x_train[batch_mask], out=batch_buffer)
+            t_batch = t_train[batch_mask]
 
-                loss, grads = loss_and_gradient(x_batch, t_batch)
-                if not loss < diverged_loss:  # also catches NaN
-                    raise TrainingDiverged(i, loss, lr)
-                for key, g in grads.items():
-                    network.params[key] -= lr * g
-                history.train_loss_list.append(float(loss))
+            loss, grads = loss_and_gradient(x_batch, t_batch)
+            if not loss < diverged_loss:  # also catches NaN
+                raise TrainingDiverged(i, loss, lr)
+            for key, g in grads.items():
+                network.params[key] -= lr * g
+            history.train_loss_list.append(float(loss))
 
-                if i % iter_per_epoch == 0:
-                    evaluator.submit(network.params)
-                for accuracies in evaluator.results():
-                    record(*accuracies)
-        finally:  # also after Ctrl-C or a blow-up: keep the measurements already started
-            for accuracies in evaluator.results(wait=True):
-                record(*accuracies)
-            if progress:
-                iterations.close()
+            if i % iter_per_epoch == 0:
+                evaluator.submit(network.params)
+            evaluator.report_finished()
+    if progress:
+        iterations.close()
     return history
 
 
 class Evaluator:
     """Accuracy on the training and test sets, for the parameters as they were at each submit.
 
+    report(train_acc, test_acc) is called with each measurement, in the order of the submits,
+    from report_finished() and, for those still running, on leaving a `with` block.
+
     In the foreground, submit measures at once, as the book's loop does. In the background, a
     second thread measures a copy of the parameters while training goes on: NumPy lets go of
     Python's lock (the GIL) inside its matrix products, so with a one-thread BLAS the two
     threads really run on two cores. (With a BLAS of several threads, both would wait on its
-    threads, and training became slower than measuring in the loop.) Either way, results()
-    gives the measurements in the order they were submitted.
+    threads, and training became slower than measuring in the loop.)
     """
 
-    def __init__(self, x_train, t_train, x_test, t_test, in_background=False):
+    def __init__(self, x_train, t_train, x_test, t_test, report, in_background=False):
         self.data = (x_train, t_train), (x_test, t_test)
+        self.report = report
         self.pool = ThreadPoolExecutor(max_workers=1) if in_background else None
         self.pending = deque()  # Futures of (train_acc, test_acc), oldest first
 
@@ -200,17 +200,20 @@ class Evaluator:
             future = self.pool.submit(self.measure, {k: v.copy() for k, v in params.items()})
         self.pending.append(future)
 
-    def results(self, wait=False):
-        """Yield the measurements that are done (all of them if wait), oldest first."""
+    def report_finished(self, wait=False):
+        """Report the measurements that are done (all of them if wait), oldest first."""
         while self.pending and (wait or self.pending[0].done()):
-            yield self.pending.popleft().result()
+            self.report(*self.pending.popleft().result())
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc_info):
-        if self.pool is not None:
-            self.pool.shutdown(cancel_futures=True)
+        try:
+            self.report_finished(wait=True)
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(cancel_futures=True)
 
 
 def as_floats(images, out):
@@ -409,7 +412,9 @@ def run(args):
     title = (f"{args.dataset}, hidden {args.hidden_size}, batch {args.batch_size}, "
              f"lr {args.lr:g}, {args.grad}, {args.dtype}, seed {seed}")
     done = len(history.train_loss_list)
-    with Evaluator(x_train, t_train, x_test, t_test, ONE_BLAS_THREAD) as evaluator:
+    final = []
+    with Evaluator(x_train, t_train, x_test, t_test, lambda *accuracies: final.extend(accuracies),
+                   ONE_BLAS_THREAD) as evaluator:
         # The book measures after iterations 0, 600, ..., 9600: the last 399 updates are not in
         # its lines. Measure the parameters as they are saved (while the plot is drawn).
         if status == 0 and (done - 1) % history.iter_per_epoch != 0:
@@ -417,7 +422,6 @@ def run(args):
         want_windows(args.no_show)
         fig = plot_history(history, title)
         save_figure(fig, args.plot)
-        final = next(evaluator.results(wait=True), None)
     save_params = args.save_params is not None and status != 1  # not the params of a blow-up
     if save_params:
         network.save(args.save_params)
@@ -425,7 +429,7 @@ def run(args):
     print(f"{done} iterations in {elapsed:.1f} s ({elapsed / max(done, 1) * 1e3:.2f} ms each), "
           f"seed {seed}")
     if status == 0:
-        if final is None:  # measured already, after the last update
+        if not final:  # measured already, after the last update
             final = history.train_acc_list[-1], history.test_acc_list[-1]
         print(f"final accuracy: train {final[0]:.4f}, test {final[1]:.4f}")
     print(f"plot saved to {args.plot.resolve()}")
