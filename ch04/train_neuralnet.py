@@ -22,10 +22,14 @@ import sys
 # Run as a script, before NumPy loads its BLAS: one thread per matrix product. A mini-batch's
 # products are too small to gain much from a second thread, and its core does more good
 # measuring accuracy at the same time (Evaluator). A value the user has set wins.
-ONE_BLAS_THREAD = __name__ == "__main__" and "numpy" not in sys.modules
-if ONE_BLAS_THREAD:
-    for _variable in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
+                "OMP_NUM_THREADS")  # OpenBLAS (in NumPy's wheels), MKL, Apple's Accelerate
+if __name__ == "__main__" and "numpy" not in sys.modules:
+    for _variable in BLAS_THREADS:
         os.environ.setdefault(_variable, "1")
+    ONE_BLAS_THREAD = all(os.environ[variable] == "1" for variable in BLAS_THREADS)
+else:
+    ONE_BLAS_THREAD = False  # NumPy is loaded already, or this module is only imported
 
 import argparse
 import math
