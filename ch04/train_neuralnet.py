@@ -32,8 +32,11 @@ else:
     ONE_BLAS_THREAD = False  # NumPy is loaded already, or this module is only imported
 
 import argparse
+import contextlib
 import math
 import secrets
+import signal
+import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -362,9 +365,27 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         return run(args)
-    except KeyboardInterrupt:  # while loading or saving; during training, run() handles it
+    except KeyboardInterrupt:  # while loading; during training and saving, run() handles it
         print("interrupted", file=sys.stderr)
         return 130
+
+
+@contextlib.contextmanager
+def interrupts_deferred():
+    """Within the block, Ctrl-C does not stop the work: it is noted in the list yielded.
+
+    Only in the main thread, where Python handles signals, and only if SIGINT is not ignored.
+    """
+    noted = []
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is signal.SIG_IGN):
+        yield noted
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: noted.append(signum))
+    try:
+        yield noted
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def run(args):
@@ -415,24 +436,29 @@ def run(args):
 
     title = (f"{args.dataset}, hidden {args.hidden_size}, batch {args.batch_size}, "
              f"lr {args.lr:g}, {args.grad}, {args.dtype}, seed {seed}")
-    done = len(history.train_loss_list)
+    done, trained = len(history.train_loss_list), status == 0
     final = []
-    with Evaluator(x_train, t_train, x_test, t_test, lambda *accuracies: final.extend(accuracies),
-                   ONE_BLAS_THREAD) as evaluator:
+    save_params = args.save_params is not None and status != 1  # not the params of a blow-up
+    # What was learned is saved even if Ctrl-C comes now: it then only ends the run afterwards.
+    with interrupts_deferred() as interrupted, Evaluator(
+            x_train, t_train, x_test, t_test, lambda *accuracies: final.extend(accuracies),
+            ONE_BLAS_THREAD) as evaluator:
         # The book measures after iterations 0, 600, ..., 9600: the last 399 updates are not in
         # its lines. Measure the parameters as they are saved (while the plot is drawn).
-        if status == 0 and (done - 1) % history.iter_per_epoch != 0:
+        if trained and (done - 1) % history.iter_per_epoch != 0:
             evaluator.submit(network.params)
         want_windows(args.no_show)
         fig = plot_history(history, title)
         save_figure(fig, args.plot)
-    save_params = args.save_params is not None and status != 1  # not the params of a blow-up
-    if save_params:
-        network.save(args.save_params)
+        if save_params:
+            network.save(args.save_params)
+    if interrupted and status == 0:
+        status = 130
+        print("interrupted while saving; saved first", file=sys.stderr)
 
     print(f"{done} iterations in {elapsed:.1f} s ({elapsed / max(done, 1) * 1e3:.2f} ms each), "
           f"seed {seed}")
-    if status == 0:
+    if trained:
         if not final:  # measured already, after the last update
             final = history.train_acc_list[-1], history.test_acc_list[-1]
         print(f"final accuracy: train {final[0]:.4f}, test {final[1]:.4f}")

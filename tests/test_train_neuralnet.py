@@ -3,6 +3,7 @@ test_end_to_end.py)."""
 
 import dataclasses
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -307,3 +308,21 @@ def test_cli_ctrl_c_saves_what_was_done_and_exits_130(fake_mnist, tmp_path, caps
     assert "interrupted after 25 iterations" in captured.err
     assert (tmp_path / "plot.png").read_bytes().startswith(PNG_SIGNATURE)
     assert TwoLayerNet.load(tmp_path / "p.npz").params["W1"].shape == (784, 50)
+
+
+def test_cli_ctrl_c_while_saving_finishes_saving_then_exits_130(fake_mnist, tmp_path, capsys,
+                                                               monkeypatch):
+    real = train_neuralnet.save_figure
+
+    def ctrl_c_then_save(fig, path):
+        os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, in the middle of saving
+        real(fig, path)
+
+    monkeypatch.setattr(train_neuralnet, "save_figure", ctrl_c_then_save)
+    assert run_cli(tmp_path, "--iters", "30", "--save-params", str(tmp_path / "p.npz")) == 130
+    captured = capsys.readouterr()
+    assert "interrupted while saving; saved first" in captured.err
+    assert "final accuracy: train" in captured.out  # the run itself was complete
+    assert (tmp_path / "plot.png").read_bytes().startswith(PNG_SIGNATURE)
+    assert TwoLayerNet.load(tmp_path / "p.npz").params["W1"].shape == (784, 50)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
