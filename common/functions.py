@@ -88,18 +88,22 @@ def softmax_loss(x, t):
     return softmax_cross_entropy_parts(rows, class_indices(t, x).reshape(-1))[2].mean()
 
 
-def softmax_cross_entropy_parts(scores, labels):
+def softmax_cross_entropy_parts(scores, labels, overwrite=False):
     """softmax and softmax_loss from one exp, for any number of batches at once.
 
     scores: (..., N, C); labels: (N,) integer class indices, not checked.
     → exp(scores - row max), its row sums (..., N, 1), and each example's cross-entropy
     log Σ exp(scores) - scores[label], (..., N). softmax is exp / row sums; the loss, the
     cross-entropies' mean over N. TwoLayerNet's backward pass needs both.
+    overwrite: compute in `scores` itself, which ends up holding the exp, instead of in new
+    arrays of its size (for many large batches, where fresh arrays cost page faults).
     """
-    shifted = scores - scores.max(axis=-1, keepdims=True)
-    e = np.exp(shifted)
+    out = scores if overwrite else None
+    shifted = np.subtract(scores, scores.max(axis=-1, keepdims=True), out=out)
+    label_scores = shifted[..., np.arange(len(labels)), labels]  # a copy, taken before the exp
+    e = np.exp(shifted, out=out)
     sum_e = e.sum(axis=-1, keepdims=True)
-    return e, sum_e, np.log(sum_e[..., 0]) - shifted[..., np.arange(len(labels)), labels]
+    return e, sum_e, np.log(sum_e[..., 0]) - label_scores
 
 
 def class_indices(t, y):
