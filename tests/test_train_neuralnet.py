@@ -162,11 +162,14 @@ def test_train_on_uint8_pixels_equals_train_on_the_scaled_floats():
     assert runs[0] == runs[1]
 
 
-def test_accuracy_in_slices_equals_network_accuracy():
+def test_accuracy_equals_network_accuracy_on_floats_and_on_pixels():
     rng = np.random.default_rng(4)
     x, t = rng.random((2500, 20), dtype=np.float32), rng.integers(3, size=2500)
     net = TwoLayerNet(20, 10, 3, rng=0, weight_init_std=1.0)
     assert accuracy(net, x, t) == pytest.approx(net.accuracy(x, t), abs=1e-15)
+    # uint8 pixels are measured with W1 / 255, not divided: the same answers here
+    pixels = rng.integers(0, 256, size=(2500, 20), dtype=np.uint8)
+    assert accuracy(net, pixels, t) == net.accuracy(scale_pixels(pixels), t)
 
 
 def test_train_with_one_hot_labels_equals_train_with_integer_labels(small_data):
