@@ -9,9 +9,10 @@ book's lines and, like the book, keeps everything in memory at once.
 """
 
 import argparse
-import sys
 
 import numpy as np
+
+from common.cli import run_main
 
 
 def sigmoid(x):
@@ -130,4 +131,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

@@ -8,9 +8,10 @@ dependency of dlfs. Run it as `python -m benchmarks.torch_style [--iters N]`.
 """
 
 import argparse
-import sys
 
 import numpy as np
+
+from common.cli import run_main
 
 
 def train(x_train, t_train, x_test, t_test, iters=10_000, batch_size=100, lr=0.1,
@@ -70,4 +71,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

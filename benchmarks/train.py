@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from common.cli import run_main
+
 LINE = re.compile(r"^train acc, test acc \| ([\d.]+), ([\d.]+)$", re.MULTILINE)
 INPUT, HIDDEN, OUTPUT, BATCH, ITERS, TRAIN, TEST = 784, 50, 10, 100, 10_000, 60_000, 10_000
 
@@ -221,4 +223,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

@@ -12,11 +12,11 @@ to explain why the central one is better.
 """
 
 import argparse
-import sys
 
 import numpy as np
 
 from ch04._figures import add_figure_options, finish_figure, new_figure, parse_figure_args
+from common.cli import run_main
 from common.gradient import numerical_diff
 
 X_RANGE = (0.0, 20.0)  # the interval drawn, as in figure 4-7
@@ -83,4 +83,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

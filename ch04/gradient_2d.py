@@ -16,11 +16,11 @@ Left out on purpose: the 3-D surface plot of f (figure 4-8).
 """
 
 import argparse
-import sys
 
 import numpy as np
 
 from ch04._figures import add_figure_options, finish_figure, new_figure, parse_figure_args
+from common.cli import run_main
 from common.gradient import numerical_gradient
 
 GRID_START, GRID_STOP, GRID_STEP = -2.0, 2.5, 0.25  # np.arange's arguments, as in the book
@@ -87,4 +87,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

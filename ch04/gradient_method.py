@@ -19,12 +19,12 @@ Left out on purpose: any other optimiser (momentum, AdaGrad, Adam are chapter 6)
 """
 
 import argparse
-import sys
 
 import numpy as np
 
 from ch04._figures import add_figure_options, finish_figure, new_figure, parse_figure_args
 from ch04.gradient_2d import function_2
+from common.cli import run_main
 from common.gradient import gradient_descent
 
 INIT_X = (-3.0, 4.0)
@@ -138,4 +138,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

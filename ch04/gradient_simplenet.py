@@ -18,10 +18,10 @@ ch04/two_layer_net.py, has them), and a figure: six numbers read best as printed
 """
 
 import argparse
-import sys
 
 import numpy as np
 
+from common.cli import run_main
 from common.functions import cross_entropy_error, softmax
 from common.gradient import numerical_gradient
 
@@ -95,4 +95,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

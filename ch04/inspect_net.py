@@ -28,6 +28,7 @@ import numpy as np
 from ch04 import train_neuralnet
 from ch04._figures import add_figure_options, finish_figure, new_figure, parse_figure_args
 from ch04.two_layer_net import TwoLayerNet
+from common.cli import run_main
 from common.functions import class_indices
 
 DATASET = "mnist"
@@ -275,4 +276,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

@@ -54,6 +54,7 @@ from ch04._figures import (
     want_windows,
 )
 from ch04.two_layer_net import TwoLayerNet
+from common.cli import run_main
 from common.files import check_writable
 from dataset import scale_pixels
 
@@ -471,4 +472,4 @@ def run(args):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

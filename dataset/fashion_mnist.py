@@ -7,8 +7,7 @@ dataset-fashion-mnist, or Zalando's mirrors. Run `python -m dataset.fashion_mnis
 the cache.
 """
 
-import sys
-
+from common.cli import run_main
 from dataset._store import DatasetSpec, IdxFile, load, run_cli
 
 FASHION_MNIST = DatasetSpec(
@@ -51,4 +50,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

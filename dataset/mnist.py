@@ -9,8 +9,7 @@ objects, and every file is checked against its SHA-256 on each load. Left out: t
 `init_mnist`; loading fetches what is missing by itself.
 """
 
-import sys
-
+from common.cli import run_main
 from dataset._store import DatasetSpec, IdxFile, load, run_cli
 
 MNIST = DatasetSpec(
@@ -51,4 +50,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

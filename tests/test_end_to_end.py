@@ -47,6 +47,25 @@ def test_ctrl_c_stops_the_run_saving_the_plot_and_params(mnist_home, tmp_path):
     assert "plot saved to" in stdout and "parameters saved to" in stdout
 
 
+def test_a_reader_that_stops_reading_ends_the_run_quietly_without_saving(mnist_home, tmp_path):
+    """`python -m ch04.train_neuralnet | head -2`: the run ends at the next line it prints,
+    with 141, no traceback, and no half-run plot over one the user may have."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
+    env.update(DLFS_DATA_HOME=str(mnist_home), MPLBACKEND="Agg")
+    with subprocess.Popen(
+            [sys.executable, "-m", "ch04.train_neuralnet", "--no-show", "--seed", "0",
+             "--plot", str(tmp_path / "p.png")],
+            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True) as process:
+        first_lines = [process.stdout.readline() for _ in range(2)]  # seed, iteration 0
+        assert first_lines[1].startswith("train acc, test acc | "), first_lines
+        process.stdout.close()
+        stderr = process.stderr.read()
+        assert process.wait(timeout=120) == 141, stderr
+    assert stderr == ""
+    assert list(tmp_path.iterdir()) == []  # no plot, and no temporary file either
+
+
 def test_the_seeds_training_loop_runs_unchanged_on_our_packages(mnist_home, monkeypatch):
     """The seed's loop as a reader types it, but for the import lines (no sys.path hack) and
     fewer iterations: one-hot labels, network.gradient, params updated through the dict."""
