@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.cli import run_main
+from common.cli import positive, random_seed, run_main
 
 LINE = re.compile(r"^train acc, test acc \| ([\d.]+), ([\d.]+)$", re.MULTILINE)
 INPUT, HIDDEN, OUTPUT, BATCH, ITERS, TRAIN, TEST = 784, 50, 10, 100, 10_000, 60_000, 10_000
@@ -78,9 +78,10 @@ def benchmark_training(rounds, seed, with_torch):
         for r in range(rounds):
             for name, args in contenders.items():
                 wall, rss, stdout = timed_run(args, tmp, env)
-                results[name].append((wall, rss, curve(stdout)))
+                accuracies = curve(stdout)
+                results[name].append((wall, rss, accuracies))
                 print(f"round {r + 1}/{rounds}: {name.split(' (')[0]}: {wall:.2f} s, "
-                      f"{rss:.0f} MB, test acc {curve(stdout)[-1]:.4f}", file=sys.stderr)
+                      f"{rss:.0f} MB, test acc {accuracies[-1]:.4f}", file=sys.stderr)
     return results
 
 
@@ -154,11 +155,12 @@ def seconds_per_iteration(grad, iters, repeats=3):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=3, help="runs of each (default: 3)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rounds", type=positive(int), default=3,
+                        help="runs of each (default: 3)")
+    parser.add_argument("--seed", type=random_seed, default=0)
     parser.add_argument("--skip-training", action="store_true")
     parser.add_argument("--skip-numerical", action="store_true")
-    parser.add_argument("--numerical-repeats", type=int, default=3)
+    parser.add_argument("--numerical-repeats", type=positive(int), default=3)
     args = parser.parse_args(argv)
 
     # Fetch and cache MNIST first, so that no run pays for that; in a child process, so that this

@@ -21,7 +21,7 @@ import argparse
 
 import numpy as np
 
-from common.cli import run_main
+from common.cli import random_seed, run_main
 from common.functions import cross_entropy_error, softmax
 from common.gradient import numerical_gradient
 
@@ -68,13 +68,11 @@ def main(argv=None):
                     "its 2×3 weights (Deep Learning from Scratch, section 4.4.2).",
     )
     weights = parser.add_mutually_exclusive_group()
-    weights.add_argument("--seed", type=int, default=SEED,
+    weights.add_argument("--seed", type=random_seed, default=SEED,
                          help="seed for drawing W (default: %(default)s)")
     weights.add_argument("--book-weights", action="store_true",
                          help="use the W printed in the book instead of a random one")
     args = parser.parse_args(argv)
-    if args.seed < 0:
-        parser.error(f"argument --seed: must be 0 or more, got {args.seed}")
 
     net = SimpleNet(BOOK_W) if args.book_weights else SimpleNet(rng=args.seed)
     x, t = np.array(X), np.array(T)

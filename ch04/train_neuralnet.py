@@ -54,7 +54,7 @@ from ch04._figures import (
     want_windows,
 )
 from ch04.two_layer_net import TwoLayerNet
-from common.cli import run_main
+from common.cli import positive, random_seed, run_main
 from common.files import check_writable
 from dataset import scale_pixels
 
@@ -282,31 +282,6 @@ def plot_history(history, title=""):
     return fig
 
 
-def _positive(kind):
-    """An argparse type: `kind` (int or float) that must be finite and > 0."""
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected a positive {kind.__name__}, got {text!r}") from None
-        if not (math.isfinite(value) and value > 0):
-            raise argparse.ArgumentTypeError(f"must be a positive {kind.__name__}, got {text}")
-        return value
-
-    return parse
-
-
-def _seed(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
-
-
 def _datasets():
     """The data sets --dataset offers: name → (loader, spec); a function, so tests can swap it."""
     from dataset.fashion_mnist import FASHION_MNIST, load_fashion_mnist
@@ -321,15 +296,15 @@ def parse_args(argv=None):
         description="Train the book's two-layer network on MNIST by mini-batch SGD "
                     "and plot its accuracy (Deep Learning from Scratch, section 4.5).",
     )
-    parser.add_argument("--iters", type=_positive(int), default=ITERS,
+    parser.add_argument("--iters", type=positive(int), default=ITERS,
                         help="number of SGD updates (default: %(default)s)")
-    parser.add_argument("--batch-size", type=_positive(int), default=BATCH_SIZE,
+    parser.add_argument("--batch-size", type=positive(int), default=BATCH_SIZE,
                         help="images per mini-batch (default: %(default)s)")
-    parser.add_argument("--lr", type=_positive(float), default=LEARNING_RATE,
+    parser.add_argument("--lr", type=positive(float), default=LEARNING_RATE,
                         help="learning rate (default: %(default)s)")
-    parser.add_argument("--hidden-size", type=_positive(int), default=HIDDEN_SIZE,
+    parser.add_argument("--hidden-size", type=positive(int), default=HIDDEN_SIZE,
                         help="hidden units (default: %(default)s)")
-    parser.add_argument("--seed", type=_seed, default=None,
+    parser.add_argument("--seed", type=random_seed, default=None,
                         help="random seed for the weights and mini-batches "
                              "(default: a fresh one, printed so the run can be repeated)")
     parser.add_argument("--dtype", choices=["float32", "float64"], default=DTYPE,

@@ -1,11 +1,19 @@
-"""How every `python -m ...` command of dlfs ends.
+"""What every `python -m ...` command of dlfs shares: argparse types for its numbers, and how
+it ends.
 
-With main()'s exit status, and quietly when whoever reads its output stops reading, as in
-`python -m ch04.train_neuralnet | head -3`: Python would otherwise print a BrokenPipeError
-traceback. The program then ends at once, like most command-line programs, with the status a
-shell reports for them (141), and writes nothing more: no half-run plot replaces an earlier one.
+`positive(int)`, `positive(float)` and `random_seed` turn a bad value into argparse's usual error
+(status 2) that names the option and the value, such as "argument --lr: must be a positive
+float, got -1", instead of a traceback later on.
+
+A command ends with main()'s exit status, and quietly when whoever reads its output stops
+reading, as in `python -m ch04.train_neuralnet | head -3`: Python would otherwise print a
+BrokenPipeError traceback. The program then ends at once, like most command-line programs, with
+the status a shell reports for them (141), and writes nothing more: no half-run plot replaces an
+earlier one.
 """
 
+import argparse
+import math
 import os
 import sys
 
@@ -24,3 +32,29 @@ def run_main(main):
         os.close(devnull)
         status = EXIT_BROKEN_PIPE
     sys.exit(status)
+
+
+def positive(kind):
+    """An argparse type: `kind` (int or float) that must be finite and > 0."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected a positive {kind.__name__}, got {text!r}") from None
+        if not (math.isfinite(value) and value > 0):
+            raise argparse.ArgumentTypeError(f"must be a positive {kind.__name__}, got {text}")
+        return value
+
+    return parse
+
+
+def random_seed(text):
+    """An argparse type: a random seed, an integer 0 or more (what np.random.seed accepts)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value

@@ -188,4 +188,4 @@ def test_gradient_simplenet_rejects_a_negative_seed(capsys):
     with pytest.raises(SystemExit) as exc:
         gradient_simplenet.main(["--seed", "-1"])
     assert exc.value.code == 2
-    assert "--seed" in capsys.readouterr().err
+    assert "argument --seed: must be 0 or more, got -1" in capsys.readouterr().err
