@@ -203,13 +203,19 @@ def plot_inspection(W1, images, t, y, confusion, class_names, title=""):
 
 
 def _load_network(parser, path):
-    """TwoLayerNet.load(path), or an argparse error (status 2) that names the file."""
+    """TwoLayerNet.load(path), or an argparse error (status 2) that names the file.
+
+    Parameters that are NaN or infinite are refused too: they predict nothing to show.
+    """
     try:
-        return TwoLayerNet.load(path)
+        network = TwoLayerNet.load(path)
     except OSError as e:  # missing, a folder, unreadable
         parser.error(f"cannot read {path}: {e.strerror or e}")
     except ValueError as e:  # not saved parameters, or damaged
         parser.error(f"{e} (save some with python -m ch04.train_neuralnet --save-params FILE)")
+    if not all(np.isfinite(value).all() for value in network.params.values()):
+        parser.error(f"{path} holds NaN or infinite parameters (from a run that diverged?)")
+    return network
 
 
 def main(argv=None):

@@ -35,11 +35,30 @@ PARAM_NAMES = ("W1", "b1", "W2", "b2")
 
 
 def _as_batch(x, t):
-    """A single example x of shape (input,) becomes a batch of one, and its label t with it."""
+    """A single example x of shape (input,) becomes a batch of one, and its label t with it.
+
+    Raises ValueError for a batch of no examples, whose mean loss or accuracy would be 0 / 0.
+    """
     x = np.asarray(x)
     if x.ndim == 1:
         return x[np.newaxis], np.asarray(t)[np.newaxis]
+    if x.shape[:1] == (0,):
+        raise ValueError(f"no examples: x has shape {x.shape}; give at least one")
     return x, t
+
+
+def _check_input(x, num_inputs):
+    """Raise ValueError unless x has shape (N, num_inputs) or (num_inputs,)."""
+    if x.ndim > 2 or x.shape[-1:] != (num_inputs,):
+        hint = (": flatten images with x.reshape(len(x), -1), as load_mnist(flatten=True) does"
+                if x.ndim > 2 else "")
+        raise ValueError(f"x has shape {x.shape}, but this network takes {num_inputs} inputs per "
+                         f"example, as (N, {num_inputs}) or ({num_inputs},){hint}")
+
+
+def _is_positive_integer(n):
+    """True for 1, 2, ... as a Python or NumPy integer; False for True, 2.0 and 0."""
+    return isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1
 
 
 class TwoLayerNet:
@@ -66,8 +85,11 @@ class TwoLayerNet:
     ):
         sizes = {"input_size": input_size, "hidden_size": hidden_size, "output_size": output_size}
         for name, size in sizes.items():
-            if not isinstance(size, (int, np.integer)) or size < 1:
+            if not _is_positive_integer(size):
                 raise ValueError(f"{name} must be a positive integer, got {size!r}")
+        if not np.issubdtype(dtype, np.floating):  # integers would round the weights to 0
+            raise ValueError(f"dtype must be floating-point, got {np.dtype(dtype)}: "
+                             "use np.float32 or np.float64")
         if rng is None:
             randn = np.random.randn  # NumPy's global random state, as in the book
         else:
@@ -96,9 +118,7 @@ class TwoLayerNet:
         params = self.params if params is None else params
         W1, b1, W2, b2 = (params[name] for name in PARAM_NAMES)
         x = np.asarray(x, dtype=W1.dtype)
-        if x.shape[-1:] != W1.shape[:1]:
-            raise ValueError(
-                f"x has shape {x.shape}, but this network takes {W1.shape[0]} inputs per example")
+        _check_input(x, len(W1))
         a1 = x @ W1 + b1
         z1 = sigmoid(a1)
         a2 = z1 @ W2 + b2
@@ -110,6 +130,7 @@ class TwoLayerNet:
 
     def loss(self, x, t):
         """Mean cross-entropy of the predictions for x against the labels t → float."""
+        x, t = _as_batch(x, t)
         return softmax_loss(self._forward(x)[-1], t)
 
     def accuracy(self, x, t, batch_size=1000):
@@ -120,12 +141,17 @@ class TwoLayerNet:
         array is big enough to be given fresh pages by the OS each time (on this project's
         2-core machine, 60,000 rows at once take half as long again, mostly in page faults).
         """
+        if not _is_positive_integer(batch_size):
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         x, t = _as_batch(x, t)
+        _check_input(x, len(self.params["W1"]))
+        # The labels are checked once, against the shape of all of x's scores (no array made).
+        labels = class_indices(t, np.broadcast_to(0.0, (len(x), len(self.params["b2"]))))
         correct = 0
         for start in range(0, len(x), batch_size):
-            scores = self._forward(x[start:start + batch_size])[-1]  # argmax(softmax) = argmax
-            labels = class_indices(t[start:start + batch_size], scores)
-            correct += int(np.count_nonzero(scores.argmax(axis=1) == labels))
+            batch = slice(start, start + batch_size)
+            scores = self._forward(x[batch])[-1]  # argmax(softmax) = argmax
+            correct += int(np.count_nonzero(scores.argmax(axis=1) == labels[batch]))
         return correct / len(x)
 
     def gradient(self, x, t):
@@ -235,6 +261,10 @@ class TwoLayerNet:
             raise ValueError(f"{path} is damaged: {e}") from e
         if missing:
             raise ValueError(f"{path} is not a saved TwoLayerNet: it lacks {', '.join(missing)}")
+        # np.load gives the raw bytes of a member that is not .npy data.
+        not_arrays = [name for name, value in params.items() if not isinstance(value, np.ndarray)]
+        if not_arrays:
+            raise ValueError(f"{path} is damaged: {', '.join(not_arrays)} hold no .npy data")
         W1, b1, W2, b2 = (params[name] for name in PARAM_NAMES)
         if not (W1.ndim == W2.ndim == 2 and b1.shape == W1.shape[1:] == W2.shape[:1]
                 and b2.shape == W2.shape[1:]):

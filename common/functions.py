@@ -5,7 +5,7 @@ so a single example of shape (features,) works too.
 
 Labels may be given either way the book uses them, and are converted in one place,
 `class_indices`:
-- one-hot: the same shape as the prediction `y`, e.g. (N, 10);
+- one-hot: the same shape as the prediction `y`, e.g. (N, 10), one 1 per row and 0s elsewhere;
 - integer class labels: `y`'s shape without the last axis, e.g. (N,), or a scalar for one example.
 
 Left out on purpose: the layer classes of chapter 5 (`Affine`, `SoftmaxWithLoss`, ...).
@@ -49,7 +49,9 @@ def softmax(x):
     The row maximum is subtracted first, which leaves the result unchanged and keeps exp from
     overflowing (softmax([1000, 1000]) is [0.5, 0.5]).
     """
-    e = np.exp(x - np.max(x, axis=-1, keepdims=True))
+    with np.errstate(over="ignore"):  # finite x - max may round to -inf: its exp is the right 0
+        shifted = x - np.max(x, axis=-1, keepdims=True)
+    e = np.exp(shifted)
     return e / np.sum(e, axis=-1, keepdims=True)
 
 
@@ -67,11 +69,9 @@ def cross_entropy_error(y, t):
     y: (C,) or (N, C) probabilities; t: one-hot or integer labels → float.
     Like the book we add 1e-7 inside the log, so that a probability of exactly 0 gives a large
     but finite loss (-log(1e-7) ≈ 16.1) instead of inf. The price is a tiny bias: a perfect
-    prediction scores about 1e-7, not 0.
+    prediction scores -log(1 + 1e-7) ≈ -1e-7, just below 0.
     """
-    y = np.asarray(y)
-    rows = y.reshape(-1, y.shape[-1])
-    labels = class_indices(t, y).reshape(-1)
+    rows, labels = _rows_and_labels(y, t)
     return -np.mean(np.log(rows[np.arange(len(rows)), labels] + 1e-7))
 
 
@@ -83,9 +83,19 @@ def softmax_loss(x, t):
     x[t] - log Σ exp(x), with the row maximum subtracted first, so it is exact and never
     overflows. Its gradient with respect to x is exactly (softmax(x) - one-hot t) / N.
     """
-    x = np.asarray(x)
-    rows = x.reshape(-1, x.shape[-1])
-    return softmax_cross_entropy_parts(rows, class_indices(t, x).reshape(-1))[2].mean()
+    rows, labels = _rows_and_labels(x, t)
+    return softmax_cross_entropy_parts(rows, labels)[2].mean()
+
+
+def _rows_and_labels(y, t):
+    """y as a batch of rows (N, C) and t as their (N,) integer labels, for a mean over N ≥ 1."""
+    y = np.asarray(y)
+    labels = class_indices(t, y).reshape(-1)  # first: it also checks y's shape
+    rows = y.reshape(-1, y.shape[-1])
+    if len(rows) == 0:
+        raise ValueError(f"no examples: predictions of shape {y.shape}; a loss is a mean over "
+                         "at least one example")
+    return rows, labels
 
 
 def softmax_cross_entropy_parts(scores, labels, overwrite=False):
@@ -99,7 +109,8 @@ def softmax_cross_entropy_parts(scores, labels, overwrite=False):
     arrays of its size (for many large batches, where fresh arrays cost page faults).
     """
     out = scores if overwrite else None
-    shifted = np.subtract(scores, scores.max(axis=-1, keepdims=True), out=out)
+    with np.errstate(over="ignore"):  # as in softmax: a score - max of -inf has exp 0, rightly
+        shifted = np.subtract(scores, scores.max(axis=-1, keepdims=True), out=out)
     label_scores = shifted[..., np.arange(len(labels)), labels]  # a copy, taken before the exp
     e = np.exp(shifted, out=out)
     sum_e = e.sum(axis=-1, keepdims=True)
@@ -110,13 +121,17 @@ def class_indices(t, y):
     """Return the labels t as integer class indices for predictions y.
 
     y: (..., C) predictions, only its shape is used.
-    t: one-hot with y's shape, or integer labels with shape y.shape[:-1].
+    t: one-hot with y's shape (0s and 1s, one 1 per row), or integer labels with shape
+    y.shape[:-1].
     → integer array with shape y.shape[:-1].
     Raises ValueError, naming the shapes or the values, when t fits neither form.
     """
     t = np.asarray(t)
+    if np.ndim(y) == 0:
+        raise ValueError(f"predictions need a class axis, shape (C,) or (N, C), got a scalar {y}")
     shape, num_classes = np.shape(y)[:-1], np.shape(y)[-1]
     if t.shape == np.shape(y):
+        _check_one_hot(t)
         return np.argmax(t, axis=-1)
     if t.shape != shape:
         raise ValueError(
@@ -130,6 +145,19 @@ def class_indices(t, y):
         raise ValueError(
             f"labels must lie in [0, {num_classes - 1}] for {num_classes} classes, got {bad}")
     return t
+
+
+def _check_one_hot(t):
+    """Raise ValueError unless every row of t holds only 0s and 1s, with exactly one 1.
+
+    argmax alone would take an all-zero row for class 0, and soft labels for their largest class.
+    """
+    bad = ~(((t == 0) | (t == 1)).all(axis=-1) & (np.count_nonzero(t, axis=-1) == 1))
+    if bad.any():
+        row = tuple(np.argwhere(bad)[0])  # the first bad row's index; () for a single example
+        where = f"row {', '.join(map(str, row))}" if row else "the label"
+        raise ValueError("labels must be one-hot (only 0s and 1s, one 1 per row) or integer "
+                         f"class labels, but {where} is {t[row]}")
 
 
 def one_hot(labels, num_classes, dtype=np.float32):

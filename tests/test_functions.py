@@ -72,6 +72,15 @@ def test_softmax_is_stable_for_large_inputs():
                                softmax(np.array([[20.0, 10.0, 0.0]])), rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype, big", [(np.float64, 1e308), (np.float32, 3e38)])
+def test_softmax_of_finite_scores_far_apart_gives_no_overflow_warning(dtype, big):
+    # x - max(x) rounds to -inf here, whose exp is the right 0. Warnings are errors in this suite.
+    x = np.array([big, -big], dtype=dtype)
+    np.testing.assert_array_equal(softmax(x), [1.0, 0.0])
+    assert softmax_loss(x, 0) == 0.0
+    assert softmax_loss(x, 1) == np.inf  # the true loss, 2 * big, is beyond the dtype's range
+
+
 def test_softmax_works_row_wise_on_a_batch_and_on_one_example(rng):
     x = rng.standard_normal((3, 4))
     np.testing.assert_allclose(softmax(x)[1], softmax(x[1]), rtol=1e-15)
@@ -120,6 +129,11 @@ def test_cross_entropy_of_perfect_prediction_is_near_zero():
     assert abs(cross_entropy_error(one_hot(t, 3, np.float64), t)) < 2e-7
 
 
+def test_cross_entropy_of_perfect_prediction_is_just_below_zero():
+    # -log(1 + 1e-7) ≈ -1e-7: the book's 1e-7 pulls a perfect prediction below 0, not above.
+    assert cross_entropy_error(np.array([0.0, 1.0]), 1) == pytest.approx(-1e-7, rel=1e-6)
+
+
 def test_cross_entropy_of_a_single_example_with_a_scalar_label():
     y = np.array([0.1, 0.7, 0.2])
     assert cross_entropy_error(y, 1) == pytest.approx(-np.log(0.7 + 1e-7), rel=1e-15)
@@ -163,3 +177,36 @@ def test_bad_labels_raise_value_error_naming_shapes_or_values(t, message):
     y = np.full((2, 3), 1 / 3)
     with pytest.raises(ValueError, match=message):
         cross_entropy_error(y, t)
+
+
+@pytest.mark.parametrize("loss", [cross_entropy_error, softmax_loss])
+def test_a_scalar_prediction_without_a_class_axis_is_a_clear_error(loss):
+    with pytest.raises(ValueError, match=r"need a class axis, shape \(C,\) or \(N, C\)"):
+        loss(0.5, 0)
+
+
+@pytest.mark.parametrize("t, where", [
+    (np.array([[0, 0, 1], [0, 0, 0]]), "row 1"),  # no 1: not to be taken as class 0
+    (np.array([[1, 1, 0], [0, 1, 0]]), "row 0"),  # two 1s
+    (np.array([[0, 1, 0], [0, 2, 0]]), "row 1"),
+    (np.array([[0.2, 0.3, 0.5], [0.0, 1.0, 0.0]]), "row 0"),  # soft labels are refused too
+    (np.array([[0.0, 1.0, 0.0], [np.nan, 1.0, 0.0]]), "row 1"),
+])
+def test_labels_of_the_predictions_shape_must_be_one_hot(t, where):
+    y = np.full((2, 3), 1 / 3)
+    with pytest.raises(ValueError, match=rf"one-hot .* or integer class labels, but {where} is"):
+        cross_entropy_error(y, t)
+
+
+def test_a_single_example_with_an_all_zero_label_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"or integer class labels, but the label is \[0 0\]"):
+        cross_entropy_error([0.3, 0.7], np.array([0, 0]))
+
+
+@pytest.mark.parametrize("loss", [cross_entropy_error, softmax_loss])
+@pytest.mark.parametrize("t", [np.zeros(0, dtype=int), np.zeros((0, 3))],
+                         ids=["integer", "one-hot"])
+def test_a_loss_over_no_examples_is_a_clear_error(loss, t):
+    # Not NumPy's "Mean of empty slice" warning and a NaN.
+    with pytest.raises(ValueError, match=r"no examples: predictions of shape \(0, 3\)"):
+        loss(np.zeros((0, 3)), t)

@@ -256,6 +256,11 @@ def write_inconsistent_shapes(path):
     np.savez(path, W1=np.zeros((784, 5)), b1=np.zeros(4), W2=np.zeros((5, 10)), b2=np.zeros(10))
 
 
+def write_nan_params(path):
+    W1 = np.full((784, 5), np.nan)  # as a run that diverged could leave them
+    np.savez(path, W1=W1, b1=np.zeros(5), W2=np.zeros((5, 10)), b2=np.zeros(10))
+
+
 def write_net(input_size, output_size):
     return lambda path: TwoLayerNet(input_size, 5, output_size, rng=0).save(path)
 
@@ -269,7 +274,9 @@ def write_net(input_size, output_size):
     (write_inconsistent_shapes, "{path} holds parameters of inconsistent shapes"),
     (write_net(100, 10), "{path}: the network takes 100 inputs, but mnist images have 784 pixels"),
     (write_net(784, 3), "{path}: the network has 3 outputs, but mnist has 10 classes"),
-], ids=["missing", "folder", "text", "npy", "other-arrays", "inconsistent", "inputs", "outputs"])
+    (write_nan_params, "{path} holds NaN or infinite parameters (from a run that diverged?)"),
+], ids=["missing", "folder", "text", "npy", "other-arrays", "inconsistent", "inputs", "outputs",
+        "nan"])
 def test_bad_params_file_exits_2_naming_the_file(tmp_path, capsys, monkeypatch, write, message):
     def never(**kwargs):
         pytest.fail("loaded the data set for a bad parameters file")

@@ -1,5 +1,7 @@
 """TwoLayerNet: backprop against numerical gradients, both label forms, dtypes, save and load."""
 
+import zipfile
+
 import numpy as np
 import pytest
 
@@ -174,14 +176,22 @@ def test_input_of_the_wrong_width_is_a_clear_error():
         net.predict(np.zeros((2, 783)))
 
 
-@pytest.mark.parametrize("sizes", [(0, 4, 3), (5, -1, 3), (5, 4, 2.5)])
+@pytest.mark.parametrize("sizes", [(0, 4, 3), (5, -1, 3), (5, 4, 2.5), (True, 3, 2)])
 def test_sizes_must_be_positive_integers(sizes):
     with pytest.raises(ValueError, match="must be a positive integer"):
         TwoLayerNet(*sizes)
 
 
+def write_garbage_members(path):
+    """A zip with the right member names, but no .npy data in them."""
+    with zipfile.ZipFile(path, "w") as z:
+        for name in PARAM_NAMES:
+            z.writestr(name + ".npy", b"garbage")
+
+
 @pytest.mark.parametrize("write, message", [
     (lambda p: np.save(p, np.zeros(3)), "is not an .npz file"),
+    (write_garbage_members, "is damaged"),
     (lambda p: p.write_text("W1, b1"), "is not an .npz file"),
     (lambda p: p.write_bytes(b""), "is not an .npz file"),
     (lambda p: np.savez(p, W1=np.zeros(5), b1=np.zeros(4), W2=np.zeros((4, 3)),
@@ -196,6 +206,60 @@ def test_load_names_the_file_when_it_holds_no_network(tmp_path, write, message):
     with pytest.raises(ValueError, match=message) as exc:
         TwoLayerNet.load(path)
     assert str(path) in str(exc.value)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, bool, np.complex128])
+def test_dtype_must_be_floating_point(dtype):
+    # An integer dtype would round weights of std 0.01 to all zeros.
+    with pytest.raises(ValueError, match=rf"dtype must be floating-point, got {np.dtype(dtype)}"
+                                         ": use np.float32 or np.float64"):
+        TwoLayerNet(5, 4, 3, dtype=dtype)
+
+
+@pytest.mark.parametrize("method", ["loss", "gradient", "loss_and_gradient",
+                                    "numerical_gradient", "accuracy"])
+@pytest.mark.parametrize("t", [np.zeros(0, dtype=int), np.zeros((0, 3))],
+                         ids=["integer", "one-hot"])
+def test_a_batch_of_no_examples_is_a_clear_error(method, t):
+    # Not NumPy's "Mean of empty slice" warning, nor a ZeroDivisionError from accuracy.
+    net = TwoLayerNet(5, 4, 3, rng=0)
+    with pytest.raises(ValueError, match=r"no examples: x has shape \(0, 5\)"):
+        getattr(net, method)(np.zeros((0, 5)), t)
+
+
+def test_predict_of_no_examples_is_empty():
+    assert TwoLayerNet(5, 4, 3, rng=0).predict(np.zeros((0, 5))).shape == (0, 3)
+
+
+@pytest.mark.parametrize("method", ["predict", "loss", "accuracy", "gradient",
+                                    "numerical_gradient"])
+def test_x_must_be_a_batch_or_one_example(method):
+    net = TwoLayerNet(4, 3, 2, rng=0)
+    x = np.zeros((2, 5, 4))  # e.g. images not flattened
+    args = (x,) if method == "predict" else (x, np.zeros(2, dtype=int))
+    with pytest.raises(ValueError, match=r"x has shape \(2, 5, 4\), but this network takes 4 "
+                                         r"inputs per example, as \(N, 4\) or \(4,\): "
+                                         r"flatten images with x\.reshape\(len\(x\), -1\)"):
+        getattr(net, method)(*args)
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 2.5, True])
+def test_accuracy_batch_size_must_be_a_positive_integer(batch_size):
+    net, x, t = small_problem()
+    message = f"batch_size must be a positive integer, got {batch_size}"
+    with pytest.raises(ValueError, match=message):
+        net.accuracy(x, t, batch_size=batch_size)
+
+
+@pytest.mark.parametrize("t", [1, np.zeros(2, dtype=int), np.zeros((3, 4))],
+                         ids=["scalar", "too-few", "one-hot-too-wide"])
+def test_accuracy_of_labels_of_the_wrong_shape_is_the_same_error_as_loss(t):
+    net, x, _ = small_problem()
+    message = r"labels of shape .* don't match predictions of shape \(3, 3\)"
+    with pytest.raises(ValueError, match=message):
+        net.loss(x, t)
+    with pytest.raises(ValueError, match=message):
+        net.accuracy(x, t, batch_size=2)
 
 
 def test_load_of_a_missing_file_is_an_os_error(tmp_path):
