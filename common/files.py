@@ -19,8 +19,16 @@ def atomic_write(path):
     The data goes to a hidden temporary file in the same folder, which is renamed over `path`
     (atomically, by os.replace) when the block ends without an exception. On any error, and on
     Ctrl-C, the temporary file is removed and `path` is left as it was.
+
+    A symbolic link is written through: the file it names is replaced, not the link. What is
+    not a regular file, such as /dev/null or a named pipe, is written to directly, since
+    replacing it would destroy it.
     """
-    path = Path(path)
+    path = Path(os.path.realpath(path))
+    if path.exists() and not path.is_file():
+        with open(path, "wb") as f:
+            yield f
+        return
     tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
     try:
         with open(tmp, "xb") as f:
@@ -39,12 +47,16 @@ def check_writable(path, what="file"):
     not after the work is done. It really creates (and removes) a scratch file, since
     permission bits alone don't tell, e.g. for root or on a read-only file system.
     """
-    path = Path(path)
-    folder = path.parent.resolve()
+    target = Path(os.path.realpath(path))  # as atomic_write sees it
+    folder = target.parent
     if not folder.is_dir():
         raise OSError(f"cannot write the {what} {path}: the folder {folder} does not exist")
-    if path.is_dir():
+    if target.is_dir():
         raise OSError(f"cannot write the {what} {path}: it is a folder")
+    if target.exists() and not target.is_file():  # /dev/null, a named pipe: written directly
+        if not os.access(target, os.W_OK):
+            raise OSError(f"cannot write the {what} {path}: permission denied")
+        return
     try:
         with tempfile.TemporaryFile(dir=folder):
             pass

@@ -1,0 +1,78 @@
+"""common.files: what atomic_write replaces, and what check_writable lets through."""
+
+import os
+import stat
+import threading
+
+import pytest
+
+from common.files import atomic_write, check_writable
+
+needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+
+
+def test_atomic_write_replaces_the_file_and_leaves_no_temporary_one(tmp_path):
+    path = tmp_path / "out.bin"
+    path.write_bytes(b"old")
+    with atomic_write(path) as f:
+        f.write(b"new")
+    assert path.read_bytes() == b"new"
+    assert os.listdir(tmp_path) == ["out.bin"]
+
+
+def test_atomic_write_writes_through_a_symbolic_link(tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    target = tmp_path / "elsewhere" / "plot.png"
+    target.write_bytes(b"old")
+    link = tmp_path / "plot.png"
+    link.symlink_to(target)
+    with atomic_write(link) as f:
+        f.write(b"new")
+    assert link.is_symlink(), "the link was replaced by a file"
+    assert target.read_bytes() == b"new"
+    assert sorted(os.listdir(target.parent)) == ["plot.png"]
+
+
+@needs_fifo
+def test_atomic_write_writes_into_a_named_pipe_and_leaves_it_one(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    with atomic_write(fifo) as f:
+        f.write(b"through the pipe")
+    reader.join(timeout=10)
+    assert received == [b"through the pipe"]
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode), "the named pipe was replaced by a file"
+    assert os.listdir(tmp_path) == ["pipe"]
+
+
+def test_atomic_write_leaves_the_file_as_it_was_on_an_error(tmp_path):
+    path = tmp_path / "out.bin"
+    path.write_bytes(b"old")
+    with pytest.raises(RuntimeError), atomic_write(path) as f:
+        f.write(b"half")
+        raise RuntimeError("stop")
+    assert path.read_bytes() == b"old"
+    assert os.listdir(tmp_path) == ["out.bin"]
+
+
+def test_check_writable_follows_a_link_into_a_missing_folder(tmp_path):
+    link = tmp_path / "plot.png"
+    link.symlink_to(tmp_path / "missing" / "plot.png")
+    with pytest.raises(OSError, match="missing.* does not exist"):
+        check_writable(link, "figure")
+
+
+@needs_fifo
+def test_check_writable_accepts_a_named_pipe_without_touching_it(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    check_writable(fifo, "figure")  # opening it for writing would block: it must not
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_check_writable_refuses_a_folder(tmp_path):
+    with pytest.raises(OSError, match="it is a folder"):
+        check_writable(tmp_path, "figure")
