@@ -43,10 +43,12 @@ def timed_run(args, cwd, env):
                                    env=env)
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
         out.seek(0)
         stdout = out.read()
-    if status != 0:
-        raise RuntimeError(f"python {' '.join(args)} failed with status {status}:\n{stdout}")
+    if process.returncode != 0:
+        raise RuntimeError(
+            f"python {' '.join(args)} failed with status {process.returncode}:\n{stdout}")
     return wall, usage.ru_maxrss / 1024, stdout
 
 
@@ -177,7 +179,8 @@ def main(argv=None):
         ours_wall = statistics.median(w for w, _, _ in results[ours_name])
         ours_rss = statistics.median(r for _, r, _ in results[ours_name])
         print(f"The book's run, {args.rounds} rounds interleaved, medians:\n")
-        print("| run | wall time | ours is faster by | peak RSS | ours uses | final test acc |")
+        print("| run | wall time | ours is faster by | peak RSS | ours uses "
+              "| test acc, last epoch |")
         print("|---|---:|---:|---:|---:|---:|")
         for name, runs in results.items():
             wall = statistics.median(w for w, _, _ in runs)

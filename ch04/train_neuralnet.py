@@ -54,7 +54,7 @@ from ch04._figures import (
     want_windows,
 )
 from ch04.two_layer_net import TwoLayerNet
-from common.cli import positive, random_seed, run_main
+from common.cli import EXIT_INTERRUPTED, positive, random_seed, run_main
 from common.files import check_writable
 from dataset import scale_pixels
 
@@ -89,13 +89,12 @@ class History:
 
 
 class TrainingDiverged(ArithmeticError):
-    """The loss exploded: the learning rate is too large for this network."""
+    """The loss or the weights exploded: the learning rate is too large for this network."""
 
-    def __init__(self, iteration, loss, lr):
+    def __init__(self, iteration, lr, symptom):
         super().__init__(
-            f"training diverged at iteration {iteration}: the mini-batch loss is {loss:.4g}, "
-            f"more than {DIVERGENCE_FACTOR} times that of a uniform guess. The learning rate "
-            f"{lr:g} is too large; try a smaller one (the book uses {LEARNING_RATE:g})."
+            f"training diverged at iteration {iteration}: {symptom}. The learning rate {lr:g} "
+            f"is too large; try a smaller one (the book uses {LEARNING_RATE:g})."
         )
         self.iteration = iteration
 
@@ -117,8 +116,9 @@ def train(network, x_train, t_train, x_test, t_test, *, iters=ITERS, batch_size=
     the same; it pays off when NumPy's BLAS runs one thread per product, as the script sets up.
 
     Raises TrainingDiverged as soon as the loss is not finite or exceeds DIVERGENCE_FACTOR times
-    log(classes), before that iteration's update. Measurements already started are recorded
-    before train returns or raises, also when it is interrupted.
+    log(classes), before that iteration's update, and as soon as a number overflows the network's
+    dtype (see overflow_means_divergence). Measurements already started are recorded before
+    train returns or raises, also when it is interrupted.
     """
     rng = np.random.default_rng(rng)
     history = History() if history is None else history
@@ -152,7 +152,8 @@ def train(network, x_train, t_train, x_test, t_test, *, iters=ITERS, batch_size=
     batch_buffer = np.empty((batch_size, *x_train.shape[1:]), dtype=np.float32)
     # On leaving the with block, even by Ctrl-C or a blow-up, the measurements already started
     # are waited for and recorded.
-    with Evaluator(x_train, t_train, x_test, t_test, record, evaluate_in_background) as evaluator:
+    with overflow_means_divergence(history, lr, network.dtype), Evaluator(
+            x_train, t_train, x_test, t_test, record, evaluate_in_background) as evaluator:
         for i in iterations:
             if i % iter_per_epoch == 0:  # a whole epoch's mini-batches in one call, not 600
                 batch_masks = rng.integers(train_size, size=(iter_per_epoch, batch_size))
@@ -164,7 +165,8 @@ def train(network, x_train, t_train, x_test, t_test, *, iters=ITERS, batch_size=
 
             loss, grads = loss_and_gradient(x_batch, t_batch)
             if not loss < diverged_loss:  # also catches NaN
-                raise TrainingDiverged(i, loss, lr)
+                raise TrainingDiverged(i, lr, f"the mini-batch loss is {loss:.4g}, more than "
+                                       f"{DIVERGENCE_FACTOR} times that of a uniform guess")
             for key, g in grads.items():
                 network.params[key] -= lr * g
             history.train_loss_list.append(float(loss))
@@ -175,6 +177,22 @@ def train(network, x_train, t_train, x_test, t_test, *, iters=ITERS, batch_size=
     if progress:
         iterations.close()
     return history
+
+
+@contextlib.contextmanager
+def overflow_means_divergence(history, lr, dtype):
+    """Within the block, NumPy arithmetic that overflows raises TrainingDiverged.
+
+    A learning rate far too large (--lr 1e300) can make the weights overflow before the loss
+    shows anything; NumPy would then warn and go on with inf and NaN. The iteration named is
+    the one after the last recorded in `history`.
+    """
+    try:
+        with np.errstate(over="raise", invalid="raise"):
+            yield
+    except FloatingPointError as e:
+        raise TrainingDiverged(len(history.train_loss_list), lr,
+                               f"its numbers grew too large for {dtype} ({e})") from None
 
 
 class Evaluator:
@@ -198,7 +216,8 @@ class Evaluator:
 
     def measure(self, params):
         network = TwoLayerNet.from_params(params)
-        return tuple(accuracy(network, x, t) for x, t in self.data)
+        with np.errstate(over="raise", invalid="raise"):  # as in training, also in the thread
+            return tuple(accuracy(network, x, t) for x, t in self.data)
 
     def submit(self, params):
         if self.pool is None:
@@ -327,41 +346,59 @@ def parse_args(argv=None):
     if args.batch_size > args.spec.train_size:
         parser.error(f"argument --batch-size: {args.batch_size} is larger than the "
                      f"{args.dataset} training set ({args.spec.train_size} images)")
+    # The weights, their gradients, the copies training makes and the hidden layer of 1000
+    # images at a time come to about 8 times the weights (2.5 GB were measured at 100,000 units).
+    weights = (args.spec.input_size + 1) * args.hidden_size + (args.hidden_size + 1) * len(
+        args.spec.class_names)
+    needed, memory = 8 * weights * np.dtype(args.dtype).itemsize, physical_memory()
+    if memory is not None and needed > memory:
+        parser.error(f"argument --hidden-size: {args.hidden_size} hidden units need about "
+                     f"{needed / 1e9:.3g} GB, more than this machine's {memory / 1e9:.3g} GB")
     check_figure_path(parser, args.plot)
     if args.save_params is not None:
         try:
             check_writable(args.save_params, "parameters file")
         except OSError as e:
             parser.error(f"--save-params {args.save_params}: {e}")
+        if os.path.realpath(args.save_params) == os.path.realpath(args.plot):
+            parser.error(f"--save-params {args.save_params} is the --plot file too; "
+                         f"give them different names")
     return args
 
 
-def main(argv=None):
-    """Run the book's training from the command line; returns the exit status."""
-    args = parse_args(argv)
+def physical_memory():
+    """This machine's memory in bytes, or None where the OS doesn't say (e.g. Windows)."""
     try:
-        return run(args)
-    except KeyboardInterrupt:  # while loading; during training and saving, run() handles it
-        print("interrupted", file=sys.stderr)
-        return 130
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def main(argv=None):
+    """Run the book's training from the command line; returns the exit status.
+
+    Ctrl-C while loading ends it through run_main; during training and saving, run() handles it.
+    """
+    return run(parse_args(argv))
 
 
 @contextlib.contextmanager
 def interrupts_deferred():
-    """Within the block, Ctrl-C does not stop the work: it is noted in the list yielded.
+    """Within the block, Ctrl-C (or SIGTERM, which run_main treats alike) does not stop the
+    work: it is noted in the list yielded.
 
-    Only in the main thread, where Python handles signals, and only if SIGINT is not ignored.
+    Only in the main thread, where Python handles signals, and only for signals not ignored.
     """
-    noted = []
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is signal.SIG_IGN):
-        yield noted
-        return
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: noted.append(signum))
+    noted, previous = [], {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            if signal.getsignal(signum) is not signal.SIG_IGN:
+                previous[signum] = signal.signal(signum, lambda signum, frame: noted.append(signum))
     try:
         yield noted
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def run(args):
@@ -403,7 +440,8 @@ def run(args):
               batch_size=args.batch_size, lr=args.lr, grad=args.grad, rng=rng, history=history,
               on_epoch=print_line, progress=progress, evaluate_in_background=ONE_BLAS_THREAD)
     except KeyboardInterrupt:
-        status, stopped = 130, f"interrupted after {len(history.train_loss_list)} iterations"
+        status = EXIT_INTERRUPTED
+        stopped = f"interrupted after {len(history.train_loss_list)} iterations"
     except TrainingDiverged as e:
         status, stopped = 1, str(e)
     elapsed = time.perf_counter() - start
@@ -429,11 +467,11 @@ def run(args):
         if save_params:
             network.save(args.save_params)
     if interrupted and status == 0:
-        status = 130
+        status = EXIT_INTERRUPTED
         print("interrupted while saving; saved first", file=sys.stderr)
 
-    print(f"{done} iterations in {elapsed:.1f} s ({elapsed / max(done, 1) * 1e3:.2f} ms each), "
-          f"seed {seed}")
+    each = f" ({elapsed / done * 1e3:.2f} ms each)" if done else ""
+    print(f"{done} iterations in {elapsed:.1f} s{each}, seed {seed}")
     if trained:
         if not final:  # measured already, after the last update
             final = history.train_acc_list[-1], history.test_acc_list[-1]

@@ -9,29 +9,62 @@ A command ends with main()'s exit status, and quietly when whoever reads its out
 reading, as in `python -m ch04.train_neuralnet | head -3`: Python would otherwise print a
 BrokenPipeError traceback. The program then ends at once, like most command-line programs, with
 the status a shell reports for them (141), and writes nothing more: no half-run plot replaces an
-earlier one.
+earlier one. Any other OSError that reaches it, such as its output going to a full disk, ends it
+the same way but with one line on stderr and status 1.
+
+Ctrl-C ends a command with "interrupted" and status 130, and so does SIGTERM (what `kill` and
+`timeout` send), which is turned into the same KeyboardInterrupt: without that, Python would
+die at once, leaving the temporary file of a half-written download or figure behind.
 """
 
 import argparse
 import math
 import os
+import signal
 import sys
 
 EXIT_BROKEN_PIPE = 128 + 13  # 128 + SIGPIPE, what a shell shows for a program ended by it
+EXIT_INTERRUPTED = 128 + 2  # 128 + SIGINT, likewise for Ctrl-C
 
 
 def run_main(main):
-    """sys.exit(main()), but a closed stdout ends the program with EXIT_BROKEN_PIPE, quietly."""
+    """sys.exit(main()), but a closed stdout ends the program with EXIT_BROKEN_PIPE, quietly,
+    Ctrl-C and SIGTERM with EXIT_INTERRUPTED, and any other OSError with status 1."""
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is signal.SIG_DFL:  # not if whoever started us has it ignored or handled
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         status = main()
         sys.stdout.flush()  # now, so that a broken pipe shows here and not at exit
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        status = EXIT_INTERRUPTED
     except BrokenPipeError:
-        # Python flushes stdout once more at exit: let what is left go nowhere, silently.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
+        _discard_stdout()
         status = EXIT_BROKEN_PIPE
+    except OSError as e:  # e.g. "No space left on device" for output sent to a full disk
+        print(f"error: {e.strerror or e}" + (f": {e.filename}" if e.filename else ""),
+              file=sys.stderr)
+        status = 1
+        try:
+            sys.stdout.flush()  # what was printed before, if stdout was not the trouble
+        except OSError:
+            _discard_stdout()
+    finally:
+        if previous is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, previous)
     sys.exit(status)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _discard_stdout():
+    """Python flushes stdout once more at exit: let what is left go nowhere, silently."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def positive(kind):

@@ -2,12 +2,15 @@
 when its output's reader goes away."""
 
 import argparse
+import gc
+import os
 import subprocess
 import sys
+import warnings
 
 import pytest
 
-from common.cli import EXIT_BROKEN_PIPE, positive, random_seed, run_main
+from common.cli import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, positive, random_seed, run_main
 
 
 @pytest.mark.parametrize("status", [0, 2])
@@ -32,6 +35,56 @@ def test_a_closed_stdout_ends_the_program_quietly_with_status_141():
         stderr = process.stderr.read()
         assert process.wait(timeout=60) == EXIT_BROKEN_PIPE == 141
     assert stderr == ""  # no BrokenPipeError traceback, not even at exit
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
+@pytest.mark.parametrize("script", ["ch04.gradient_1d", "ch04.gradient_method"])
+def test_output_to_a_full_disk_ends_with_one_line_and_status_1(tmp_path, script):
+    with open("/dev/full", "w") as full:
+        process = subprocess.run(
+            [sys.executable, "-m", script, "--no-show", "--plot", str(tmp_path / "plot.png")],
+            stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert process.returncode == 1
+    assert process.stderr == "error: No space left on device\n"
+
+
+def test_an_os_error_from_main_is_one_line_naming_the_file(capsys):
+    def main():
+        raise PermissionError(13, "Permission denied", "/etc/plot.png")
+
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(main)
+    assert exit_info.value.code == 1
+    assert capsys.readouterr().err == "error: Permission denied: /etc/plot.png\n"
+
+
+def test_ctrl_c_ends_a_command_with_one_line_and_status_130(capsys):
+    def main():
+        raise KeyboardInterrupt
+
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(main)
+    assert exit_info.value.code == EXIT_INTERRUPTED == 130
+    assert capsys.readouterr().err == "interrupted\n"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="os.kill(SIGTERM) ends a process at once")
+def test_sigterm_in_the_middle_of_a_write_leaves_no_temporary_file(tmp_path):
+    # What `timeout` or `kill` does to a download: the half-written file must go, as on Ctrl-C.
+    code = ("import os, signal, time\n"
+            "from common.cli import run_main\n"
+            "from common.files import atomic_write\n"
+            "def main():\n"
+            "    with atomic_write('data.npy') as f:\n"
+            "        f.write(b'half')\n"
+            "        f.flush()\n"
+            "        os.kill(os.getpid(), signal.SIGTERM)\n"
+            "        time.sleep(60)\n"
+            "run_main(main)")
+    process = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                             text=True, timeout=60)
+    assert (process.returncode, process.stderr) == (130, "interrupted\n")
+    assert os.listdir(tmp_path) == []
 
 
 @pytest.mark.parametrize("kind, text, value", [(int, "3", 3), (float, "0.1", 0.1),
@@ -75,3 +128,23 @@ def test_the_benchmark_rejects_bad_values_before_running_anything(capsys, args, 
         train.main(args)
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_benchmark_reaps_each_run_itself_without_a_resource_warning(tmp_path):
+    from benchmarks import train
+
+    # Popen would warn "subprocess ... is still running" when it is collected, had the
+    # benchmark's os.wait4 reaped the child without telling it.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        wall, rss, stdout = train.timed_run(["-c", "print('done')"], tmp_path, dict(os.environ))
+        gc.collect()
+    assert stdout == "done\n" and wall > 0 and rss > 0
+    assert [w.message for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+def test_the_benchmark_names_the_status_of_a_failed_run(tmp_path):
+    from benchmarks import train
+
+    with pytest.raises(RuntimeError, match="failed with status 3"):
+        train.timed_run(["-c", "import sys; sys.exit(3)"], tmp_path, dict(os.environ))

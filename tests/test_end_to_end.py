@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 
 def test_default_run_reaches_the_books_accuracy(mnist_home, tmp_path):
@@ -29,7 +30,8 @@ def test_default_run_reaches_the_books_accuracy(mnist_home, tmp_path):
     assert plot.stat().st_size > 10_000
 
 
-def test_ctrl_c_stops_the_run_saving_the_plot_and_params(mnist_home, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "kill"])
+def test_ctrl_c_stops_the_run_saving_the_plot_and_params(mnist_home, tmp_path, signum):
     env = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
     env.update(DLFS_DATA_HOME=str(mnist_home), MPLBACKEND="Agg")  # and stdout is a pipe
     process = subprocess.Popen(
@@ -38,7 +40,7 @@ def test_ctrl_c_stops_the_run_saving_the_plot_and_params(mnist_home, tmp_path):
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     first_lines = [process.stdout.readline() for _ in range(2)]  # the seed, then iteration 0
     assert first_lines[1].startswith("train acc, test acc | "), first_lines
-    process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    process.send_signal(signum)
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
     assert re.fullmatch(r"interrupted after \d+ iterations\n", stderr), stderr

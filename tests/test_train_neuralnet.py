@@ -84,6 +84,17 @@ def test_train_stops_when_the_loss_explodes(small_data):
     assert 0 < len(history.train_loss_list) < 300  # it stopped early, and kept the record
 
 
+def test_train_stops_when_the_weights_overflow_before_the_loss_shows_it(small_data):
+    # 1e300 * gradient is no float32: NumPy would warn "overflow encountered in cast" and go on
+    # with inf weights (and warnings are errors here).
+    history = History()
+    with pytest.raises(TrainingDiverged, match=r"iteration 0: its numbers grew too large for "
+                                               r"float32 \(overflow encountered in cast\)"):
+        train(TwoLayerNet(20, 10, 3, rng=0, dtype=np.float32), *small_data, iters=300,
+              batch_size=20, lr=1e300, rng=1, history=history)
+    assert history.train_loss_list == []
+
+
 def test_measuring_in_the_background_gives_the_same_history(small_data):
     runs = []
     for in_background in (False, True):
@@ -190,6 +201,7 @@ def test_train_with_one_hot_labels_equals_train_with_integer_labels(small_data):
 class FakeSpec:
     name: str = "fake"
     train_size: int = 1000
+    input_size: int = 784
     class_names: tuple = tuple("0123456789")
 
 
@@ -284,6 +296,35 @@ def test_cli_checks_output_paths_before_training(fake_mnist, tmp_path, capsys, m
     assert message in capsys.readouterr().err
 
 
+def test_cli_refuses_the_same_file_for_the_plot_and_the_parameters(fake_mnist, tmp_path, capsys,
+                                                                   monkeypatch):
+    monkeypatch.setattr(train_neuralnet, "train", lambda *a, **k: pytest.fail("trained anyway"))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        main(["--no-show", "--plot", "same.png", "--save-params", "./same.png"])
+    assert exc.value.code == 2
+    assert "--save-params same.png is the --plot file too" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("hidden_size", ["99999999999", "99999999999999999999"])
+def test_cli_refuses_a_network_too_big_for_the_memory(fake_mnist, capsys, monkeypatch,
+                                                      hidden_size):
+    monkeypatch.setattr(train_neuralnet, "physical_memory", lambda: 8 * 2**30)
+    monkeypatch.setattr(train_neuralnet, "run", lambda args: pytest.fail("ran anyway"))
+    with pytest.raises(SystemExit) as exc:
+        main(["--no-show", "--hidden-size", hidden_size])
+    assert exc.value.code == 2
+    assert (f"argument --hidden-size: {hidden_size} hidden units need about"
+            in capsys.readouterr().err)
+
+
+def test_cli_allows_a_network_that_fits(fake_mnist, monkeypatch):
+    monkeypatch.setattr(train_neuralnet, "physical_memory", lambda: 8 * 2**30)
+    assert train_neuralnet.parse_args(["--hidden-size", "100000"]).hidden_size == 100000
+    monkeypatch.setattr(train_neuralnet, "physical_memory", lambda: None)  # unknown: no check
+    assert train_neuralnet.parse_args(["--hidden-size", "1000000000"]).hidden_size == 10**9
+
+
 def test_cli_divergence_exits_1_with_a_message_and_the_plot(fake_mnist, tmp_path, capsys):
     assert run_cli(tmp_path, "--lr", "1000", "--save-params", str(tmp_path / "p.npz")) == 1
     err = capsys.readouterr().err
@@ -313,12 +354,15 @@ def test_cli_ctrl_c_saves_what_was_done_and_exits_130(fake_mnist, tmp_path, caps
     assert TwoLayerNet.load(tmp_path / "p.npz").params["W1"].shape == (784, 50)
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_cli_ctrl_c_while_saving_finishes_saving_then_exits_130(fake_mnist, tmp_path, capsys,
-                                                               monkeypatch):
+                                                               monkeypatch, signum):
     real = train_neuralnet.save_figure
+    escaped = []  # a SIGTERM that was not deferred lands here, instead of ending pytest
+    previous_sigterm = signal.signal(signal.SIGTERM, lambda *args: escaped.append(args))
 
     def ctrl_c_then_save(fig, path):
-        os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, in the middle of saving
+        os.kill(os.getpid(), signum)  # a real Ctrl-C or kill, in the middle of saving
         real(fig, path)
 
     monkeypatch.setattr(train_neuralnet, "save_figure", ctrl_c_then_save)
@@ -329,3 +373,5 @@ def test_cli_ctrl_c_while_saving_finishes_saving_then_exits_130(fake_mnist, tmp_
     assert (tmp_path / "plot.png").read_bytes().startswith(PNG_SIGNATURE)
     assert TwoLayerNet.load(tmp_path / "p.npz").params["W1"].shape == (784, 50)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+    signal.signal(signal.SIGTERM, previous_sigterm)
+    assert escaped == []
