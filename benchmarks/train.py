@@ -36,19 +36,23 @@ INPUT, HIDDEN, OUTPUT, BATCH, ITERS, TRAIN, TEST = 784, 50, 10, 100, 10_000, 60_
 
 
 def timed_run(args, cwd, env):
-    """Run `python args...` in cwd → (wall seconds, the child's own max RSS in MB, stdout)."""
+    """Run `python args...` in cwd → (wall seconds, the child's own max RSS in MB, stdout).
+
+    Raises ChildProcessError, with the end of the child's stderr, if it fails.
+    """
     start = time.perf_counter()
-    with open(os.devnull, "w") as devnull, tempfile.TemporaryFile("w+") as out:
-        process = subprocess.Popen([sys.executable, *args], cwd=cwd, stdout=out, stderr=devnull,
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen([sys.executable, *args], cwd=cwd, stdout=out, stderr=err,
                                    env=env)
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - start
         process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
         out.seek(0)
-        stdout = out.read()
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
     if process.returncode != 0:
-        raise RuntimeError(
-            f"python {' '.join(args)} failed with status {process.returncode}:\n{stdout}")
+        raise ChildProcessError(f"python {' '.join(args)} failed with status "
+                                f"{process.returncode}:\n{stderr[-2000:]}")
     return wall, usage.ru_maxrss / 1024, stdout
 
 
@@ -167,7 +171,11 @@ def main(argv=None):
 
     # Fetch and cache MNIST first, so that no run pays for that; in a child process, so that this
     # one stays small: a child's max RSS counts what it shared with its parent before exec.
-    subprocess.run([sys.executable, "-m", "dataset.mnist"], check=True, capture_output=True)
+    fetch = subprocess.run([sys.executable, "-m", "dataset.mnist"], capture_output=True,
+                           text=True)
+    if fetch.returncode != 0:  # no MNIST here: the loader says why, and what to do
+        print(fetch.stderr, end="", file=sys.stderr)
+        return 1
     print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, NumPy {np.__version__}; "
           f"{time.strftime('%Y-%m-%d')}\n")

@@ -28,8 +28,12 @@ def add_figure_options(parser, default_name):
 
 
 def check_figure_path(parser, path):
-    """Exit with an argparse error (status 2) unless a PNG can be written at `path`."""
-    if path.suffix.lower() != ".png":
+    """Exit with an argparse error (status 2) unless a PNG can be written at `path`.
+
+    Its name must end in .png, unless it is something like /dev/null or a named pipe.
+    """
+    is_special = path.exists() and not path.is_file() and not path.is_dir()
+    if not (path.name.lower().endswith(".png") or is_special):
         parser.error(f"--plot {path}: the figure is saved as PNG, so the name must end in .png")
     try:
         check_writable(path, "figure")

@@ -17,6 +17,8 @@ Two ways to get the gradient, as in the book:
 Left out on purpose: layers as classes, other optimisers, weight decay (chapters 5 and 6).
 """
 
+import os
+import stat
 import zipfile
 
 import numpy as np
@@ -251,6 +253,8 @@ class TwoLayerNet:
         hold a TwoLayerNet's parameters.
         """
         with open(path, "rb") as f:  # OSError if it is missing or a folder
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # /dev/zero would never end
+                raise ValueError(f"{path} is not a file of saved parameters")
             if not zipfile.is_zipfile(f):  # a .npy, a text file, an empty one...
                 raise ValueError(f"{path} is not an .npz file of saved parameters")
         try:
@@ -270,6 +274,8 @@ class TwoLayerNet:
                 and b2.shape == W2.shape[1:]):
             shapes = ", ".join(f"{name} {value.shape}" for name, value in params.items())
             raise ValueError(f"{path} holds parameters of inconsistent shapes: {shapes}")
+        if 0 in W1.shape + W2.shape:
+            raise ValueError(f"{path} holds an empty network: W1 {W1.shape}, W2 {W2.shape}")
         if not all(np.issubdtype(value.dtype, np.floating) for value in params.values()):
             raise ValueError(f"{path} holds parameters that are not floating-point numbers")
         return cls.from_params(params)

@@ -83,11 +83,14 @@ def positive(kind):
 
 
 def random_seed(text):
-    """An argparse type: a random seed, an integer 0 or more (what np.random.seed accepts)."""
+    """An argparse type: a random seed, an integer from 0 to 2**32 - 1 (what np.random.seed,
+    used by the book's code, accepts)."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    if value >= 2**32:
+        raise argparse.ArgumentTypeError(f"must be less than 2**32 = {2**32}, got {text}")
     return value

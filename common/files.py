@@ -6,6 +6,7 @@ Deliberately no fsync: a file cut short by a power cut is caught later by its ch
 """
 
 import contextlib
+import io
 import os
 import secrets
 import tempfile
@@ -21,13 +22,16 @@ def atomic_write(path):
     Ctrl-C, the temporary file is removed and `path` is left as it was.
 
     A symbolic link is written through: the file it names is replaced, not the link. What is
-    not a regular file, such as /dev/null or a named pipe, is written to directly, since
-    replacing it would destroy it.
+    not a regular file, such as /dev/null or a named pipe, can't be replaced without destroying
+    it: the data is gathered in memory (writers such as np.savez seek back in their file) and
+    written into it whole when the block succeeds.
     """
     path = Path(os.path.realpath(path))
     if path.exists() and not path.is_file():
+        data = io.BytesIO()
+        yield data
         with open(path, "wb") as f:
-            yield f
+            f.write(data.getvalue())
         return
     tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
     try:

@@ -7,7 +7,7 @@ They are slow on purpose and easy to trust, which is what a gradient check needs
 
 import numpy as np
 
-H = 1e-4  # step of the central differences; meaningful in float64, too coarse for float32
+H = 1e-4  # step of the central differences; fine in float64, not in float32 (see below)
 
 
 def numerical_diff(f, x, h=H):
@@ -22,8 +22,9 @@ def numerical_gradient(f, x, h=H):
     argument and read x through a reference of its own (as `lambda W: net.loss(x, t)` does).
     Each element is restored to its exact original value afterwards, even if f raises.
 
-    x must be a float64 array: h = 1e-4 would be lost in float32 rounding, and an integer
-    array cannot hold x + h at all.
+    x must be a float64 array. In float32 (about 7 digits), f(x + h) - f(x - h) cancels most
+    digits of two nearly equal numbers: a loss of 2.3 whose slope is 0.01 comes out as 0.0095.
+    And from |x| = 2048 up, x + h rounds back to x. An integer array cannot hold x + h at all.
     """
     if not isinstance(x, np.ndarray) or x.dtype != np.float64:
         got = x.dtype if isinstance(x, np.ndarray) else type(x).__name__

@@ -1,8 +1,13 @@
-"""Shared fixtures: keep every test's data out of the user's cache, and find real MNIST for the
-tests that need it."""
+"""Shared fixtures: an empty data home for each test, real MNIST for the tests that need it,
+and a named pipe with a reader.
+
+Each test runs with DLFS_DATA_HOME set to a new temporary folder, so whatever it loads or caches
+goes there. The exception is mnist_home on a machine without ../shared: it is then the user's own
+data home, and loading MNIST into it writes the user's cache (see mnist_home)."""
 
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -22,8 +27,13 @@ def _data_home_of_its_own(tmp_path, monkeypatch):
 def mnist_home(tmp_path_factory):
     """A DLFS_DATA_HOME holding real, checked MNIST, for the tests that train on it.
 
-    From ../shared/datasets/mnist when it is there (CI). Otherwise (a user's clone) from the
-    loader's normal sources and cache; the test is skipped, saying why, if none of them works.
+    With ../shared/datasets/mnist (CI), its four .gz files are copied to a temporary folder,
+    where load_mnist caches them (55 MB of .npy files). Without it (a user's clone), it is the
+    user's own data home, data_home() as the environment gives it: this session fixture is set
+    up before each test's own data home. load_mnist then uses the cache there, or, when that is
+    missing or damaged, fetches MNIST from the usual sources and writes the four .npy files
+    (55 MB) to data_home()/mnist/, as `python -m dataset.mnist` would. The tests that use it
+    only read it. They are skipped, saying why, when no source has MNIST.
     """
     from dataset import DatasetUnavailableError, data_home, load_mnist
 
@@ -46,3 +56,23 @@ def mnist_home(tmp_path_factory):
         else:
             os.environ["DLFS_DATA_HOME"] = previous
     return home
+
+
+@pytest.fixture
+def named_pipe(tmp_path):
+    """A new named pipe and what a reader got from it: (path, finish), where finish() waits
+    for the reader and returns the bytes it read. Skips where there are no named pipes."""
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no named pipes here")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+
+    def finish():
+        reader.join(timeout=60)
+        assert received, "nothing was written into the pipe"
+        return received[0]
+
+    return fifo, finish

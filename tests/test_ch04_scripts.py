@@ -37,6 +37,19 @@ def test_plot_into_missing_folder_exits_with_status_2(script, tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("script", SCRIPTS_WITH_FIGURE, ids=lambda s: s.__name__)
+def test_plot_into_a_named_pipe_needs_no_png_name(script, named_pipe, capsys):
+    # As --plot /dev/null would: something to write into, whose name can't end in .png.
+    fifo, finish = named_pipe
+    assert script.main(["--plot", str(fifo), "--no-show"]) == 0
+    assert finish().startswith(PNG_SIGNATURE)
+
+
+def test_a_png_name_may_start_with_a_dot(tmp_path, capsys):
+    assert gradient_1d.main(["--plot", str(tmp_path / ".png"), "--no-show"]) == 0
+    assert (tmp_path / ".png").read_bytes().startswith(PNG_SIGNATURE)
+
+
 # gradient_1d
 
 

@@ -114,6 +114,10 @@ def test_random_seed_takes_integers_from_0():
         random_seed("-1")
     with pytest.raises(argparse.ArgumentTypeError, match="^expected an integer seed, got '1.5'$"):
         random_seed("1.5")
+    assert random_seed(str(2**32 - 1)) == 2**32 - 1
+    with pytest.raises(argparse.ArgumentTypeError,
+                       match=r"^must be less than 2\*\*32 = 4294967296, got 4294967296$"):
+        random_seed("4294967296")  # np.random.seed, in the benchmark's book-style run, refuses it
 
 
 @pytest.mark.parametrize("args, message", [
@@ -143,8 +147,22 @@ def test_the_benchmark_reaps_each_run_itself_without_a_resource_warning(tmp_path
     assert [w.message for w in caught if issubclass(w.category, ResourceWarning)] == []
 
 
-def test_the_benchmark_names_the_status_of_a_failed_run(tmp_path):
+def test_the_benchmark_names_the_status_and_the_error_of_a_failed_run(tmp_path):
     from benchmarks import train
 
-    with pytest.raises(RuntimeError, match="failed with status 3"):
-        train.timed_run(["-c", "import sys; sys.exit(3)"], tmp_path, dict(os.environ))
+    with pytest.raises(ChildProcessError, match="failed with status 3:\nthe reason\n$"):
+        train.timed_run(["-c", "import sys; print('the reason', file=sys.stderr); sys.exit(3)"],
+                        tmp_path, dict(os.environ))
+
+
+def test_the_benchmark_without_mnist_says_why_and_exits_1(tmp_path, capsys, monkeypatch):
+    from benchmarks import train
+
+    def fetch_fails(args, **kwargs):  # python -m dataset.mnist, on a machine without MNIST
+        assert args[1:] == ["-m", "dataset.mnist"]
+        return subprocess.CompletedProcess(args, 1, "", "no source had train-images-idx3-ubyte\n")
+
+    monkeypatch.setattr(train.subprocess, "run", fetch_fails)
+    monkeypatch.setattr(train, "benchmark_training", lambda *a: pytest.fail("ran anyway"))
+    assert train.main(["--rounds", "1"]) == 1
+    assert capsys.readouterr().err == "no source had train-images-idx3-ubyte\n"

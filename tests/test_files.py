@@ -2,7 +2,6 @@
 
 import os
 import stat
-import threading
 
 import pytest
 
@@ -33,19 +32,24 @@ def test_atomic_write_writes_through_a_symbolic_link(tmp_path):
     assert sorted(os.listdir(target.parent)) == ["plot.png"]
 
 
-@needs_fifo
-def test_atomic_write_writes_into_a_named_pipe_and_leaves_it_one(tmp_path):
-    fifo = tmp_path / "pipe"
-    os.mkfifo(fifo)
-    received = []
-    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
-    reader.start()
+def test_atomic_write_writes_into_a_named_pipe_and_leaves_it_one(tmp_path, named_pipe):
+    fifo, finish = named_pipe
     with atomic_write(fifo) as f:
         f.write(b"through the pipe")
-    reader.join(timeout=10)
-    assert received == [b"through the pipe"]
+    assert finish() == b"through the pipe"
     assert stat.S_ISFIFO(os.stat(fifo).st_mode), "the named pipe was replaced by a file"
     assert os.listdir(tmp_path) == ["pipe"]
+
+
+def test_atomic_write_lets_a_writer_seek_back_also_into_a_named_pipe(named_pipe):
+    # np.savez seeks back to finish its zip, which /dev/null (--save-params /dev/null) allows
+    # but gets wrong, and a pipe refuses: the data is gathered first, then written whole.
+    fifo, finish = named_pipe
+    with atomic_write(fifo) as f:
+        f.write(b"xxxx")
+        f.seek(0)
+        f.write(b"ab")
+    assert finish() == b"abxx"
 
 
 def test_atomic_write_leaves_the_file_as_it_was_on_an_error(tmp_path):

@@ -30,20 +30,22 @@ def test_numerical_gradient_restores_its_input_exactly(shape):
 
 
 @pytest.mark.parametrize("shape", [(3,), (2, 3), (2, 3, 4)])
-def test_numerical_gradient_restores_its_input_when_f_raises(shape):
+@pytest.mark.parametrize("failing_call", [5, 6], ids=["at x + h", "at x - h"])
+def test_numerical_gradient_restores_its_input_when_f_raises(shape, failing_call):
+    # Calls 5 and 6 evaluate f at the third element + h and - h: it is perturbed either way.
     x = np.random.default_rng(2).standard_normal(shape)
     before = x.copy()
     calls = 0
 
-    def explodes_on_the_fifth_call(v):
+    def explodes(v):
         nonlocal calls
         calls += 1
-        if calls == 5:  # in the middle of an element, after its + h evaluation
+        if calls == failing_call:
             raise RuntimeError("boom")
         return np.sum(v)
 
     with pytest.raises(RuntimeError, match="boom"):
-        numerical_gradient(explodes_on_the_fifth_call, x)
+        numerical_gradient(explodes, x)
     np.testing.assert_array_equal(x, before)
 
 

@@ -1,5 +1,7 @@
 """TwoLayerNet: backprop against numerical gradients, both label forms, dtypes, save and load."""
 
+import os
+import threading
 import zipfile
 
 import numpy as np
@@ -58,8 +60,8 @@ def test_numerical_gradient_of_a_float32_net_is_computed_in_float64():
     net32.params = {name: value.astype(np.float32) for name, value in net.params.items()}
     grads = net32.numerical_gradient(x, t)
     assert grads["W1"].dtype == np.float32
-    # The float64 parameters differ from their float32 copies by ~1e-8, so the gradients agree
-    # to about that; float32 differences with h = 1e-4 would be off by ~1e-3.
+    # The same float64 computation from the same (float32) values, cast to float32 at the end:
+    # they agree to float32 rounding. Differences taken in float32 would be off by ~1e-3.
     expected = TwoLayerNet.__new__(TwoLayerNet)
     expected.params = {name: value.astype(np.float64) for name, value in net32.params.items()}
     for name, value in expected.numerical_gradient(x, t).items():
@@ -198,6 +200,8 @@ def write_garbage_members(path):
                         b2=np.zeros(3)), "inconsistent shapes"),
     (lambda p: np.savez(p, W1=np.zeros((5, 4), int), b1=np.zeros(4, int),
                         W2=np.zeros((4, 3), int), b2=np.zeros(3, int)), "not floating-point"),
+    (lambda p: np.savez(p, W1=np.zeros((5, 0)), b1=np.zeros(0), W2=np.zeros((0, 3)),
+                        b2=np.zeros(3)), r"an empty network: W1 \(5, 0\), W2 \(0, 3\)"),
 ])
 def test_load_names_the_file_when_it_holds_no_network(tmp_path, write, message):
     path = tmp_path / "params"
@@ -206,6 +210,19 @@ def test_load_names_the_file_when_it_holds_no_network(tmp_path, write, message):
     with pytest.raises(ValueError, match=message) as exc:
         TwoLayerNet.load(path)
     assert str(path) in str(exc.value)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_load_refuses_what_is_not_a_file_instead_of_reading_it_forever(tmp_path):
+    # /dev/zero (python -m ch04.inspect_net /dev/zero) was read by zipfile until memory ran
+    # out. A named pipe stands in for it here, with a writer so that it opens at all.
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: open(fifo, "wb").close(), daemon=True)
+    writer.start()
+    with pytest.raises(ValueError, match="pipe is not a file of saved parameters"):
+        TwoLayerNet.load(fifo)
+    writer.join(timeout=10)
 
 
 @pytest.mark.parametrize("dtype", [np.int64, bool, np.complex128])
