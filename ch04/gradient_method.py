@@ -41,7 +41,8 @@ def descend(lr, step_num, init_x=INIT_X):
 
     → (x, history): the final point, shape (2,), and every point visited, (step_num + 1, 2).
     """
-    return gradient_descent(function_2, np.array(init_x), lr=lr, step_num=step_num)
+    return gradient_descent(function_2, np.array(init_x), lr=lr, step_num=step_num,
+                            return_history=True)
 
 
 def distance_to_minimum(history):

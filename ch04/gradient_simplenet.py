@@ -28,20 +28,23 @@ from common.gradient import numerical_gradient
 X = (0.6, 0.9)  # the book's input
 T = (0, 0, 1)  # its one-hot label: the true class is 2
 SEED = 0
-# The W printed in the book: one draw of np.random.randn(2, 3), not reproducible from a seed.
+# The W printed in the book. Its code draws np.random.randn(2, 3), though six values all in
+# [0, 1) look more like np.random.rand; no seed we know of gives them.
 BOOK_W = ((0.47355232, 0.9977393, 0.84668094), (0.85557411, 0.03563661, 0.69422093))
 
 
 class SimpleNet:
     """A single layer without bias: scores = x @ W, loss = cross-entropy of softmax(scores).
 
-    W: (2, 3) float64, standard normal like the book's np.random.randn(2, 3). Pass W itself, or
-    rng, a np.random.Generator or seed to draw it from (a fresh random W if both are None).
+    W: (2, 3) float64, standard normal. Pass W itself, or rng, a np.random.Generator or seed to
+    draw it from; with neither, it is the book's np.random.randn(2, 3), from NumPy's global
+    random state (so np.random.seed(...) repeats it, as for TwoLayerNet).
     """
 
     def __init__(self, W=None, *, rng=None):
         if W is None:
-            W = np.random.default_rng(rng).standard_normal((2, 3))
+            W = (np.random.randn(2, 3) if rng is None  # NumPy's global random state, as in the book
+                 else np.random.default_rng(rng).standard_normal((2, 3)))
         # A float64 copy of our own: numerical_gradient perturbs self.W in place.
         self.W = np.array(W, dtype=np.float64)
         if self.W.ndim != 2:
@@ -59,6 +62,9 @@ class SimpleNet:
         """∂loss/∂W at (x, t) by central differences → (2, 3) float64, W's shape."""
         # The argument is self.W itself, perturbed in place, so the lambda can ignore it.
         return numerical_gradient(lambda W: self.loss(x, t), self.W)
+
+
+simpleNet = SimpleNet  # the book's name for it
 
 
 def main(argv=None):

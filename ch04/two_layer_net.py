@@ -8,7 +8,8 @@ is its exact gradient and the gradient checks can be tight.
 
 Rows are examples, so layers are written `x @ W1`, not `W1 @ x` as in some texts.
 Labels t may be one-hot (N, C) or integer (N,) everywhere; the book's `accuracy` and `gradient`
-quietly needed one-hot. The forward pass is written once, in `_forward`.
+need one-hot (for a batch of 10, its `gradient` takes integer labels and silently goes wrong).
+The forward pass is written once, in `_forward`.
 
 Two ways to get the gradient, as in the book:
 - `numerical_gradient`: central differences, the slow but obviously right way;

@@ -5,7 +5,9 @@ so a single example of shape (features,) works too.
 
 Labels may be given either way the book uses them, and are converted in one place,
 `class_indices`:
-- one-hot: the same shape as the prediction `y`, e.g. (N, 10), one 1 per row and 0s elsewhere;
+- one-hot: the same shape as the prediction `y`, e.g. (N, 10). As in the book's own
+  common/functions.py, the class is where each row is largest, so the book's dummy labels
+  `np.random.rand(100, 10)` (section 4.5.1) work too;
 - integer class labels: `y`'s shape without the last axis, e.g. (N,), or a scalar for one example.
 
 Left out on purpose: the layer classes of chapter 5 (`Affine`, `SoftmaxWithLoss`, ...).
@@ -121,8 +123,8 @@ def class_indices(t, y):
     """Return the labels t as integer class indices for predictions y.
 
     y: (..., C) predictions, only its shape is used.
-    t: one-hot with y's shape (0s and 1s, one 1 per row), or integer labels with shape
-    y.shape[:-1].
+    t: one-hot with y's shape (each row's largest entry is its class), or integer labels with
+    shape y.shape[:-1].
     → integer array with shape y.shape[:-1].
     Raises ValueError, naming the shapes or the values, when t fits neither form.
     """
@@ -131,7 +133,6 @@ def class_indices(t, y):
         raise ValueError(f"predictions need a class axis, shape (C,) or (N, C), got a scalar {y}")
     shape, num_classes = np.shape(y)[:-1], np.shape(y)[-1]
     if t.shape == np.shape(y):
-        _check_one_hot(t)
         return np.argmax(t, axis=-1)
     if t.shape != shape:
         raise ValueError(
@@ -145,19 +146,6 @@ def class_indices(t, y):
         raise ValueError(
             f"labels must lie in [0, {num_classes - 1}] for {num_classes} classes, got {bad}")
     return t
-
-
-def _check_one_hot(t):
-    """Raise ValueError unless every row of t holds only 0s and 1s, with exactly one 1.
-
-    argmax alone would take an all-zero row for class 0, and soft labels for their largest class.
-    """
-    bad = ~(((t == 0) | (t == 1)).all(axis=-1) & (np.count_nonzero(t, axis=-1) == 1))
-    if bad.any():
-        row = tuple(np.argwhere(bad)[0])  # the first bad row's index; () for a single example
-        where = f"row {', '.join(map(str, row))}" if row else "the label"
-        raise ValueError("labels must be one-hot (only 0s and 1s, one 1 per row) or integer "
-                         f"class labels, but {where} is {t[row]}")
 
 
 def one_hot(labels, num_classes, dtype=np.float32):

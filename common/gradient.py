@@ -46,15 +46,15 @@ def numerical_gradient(f, x, h=H):
     return grad
 
 
-def gradient_descent(f, init_x, lr=0.01, step_num=100):
+def gradient_descent(f, init_x, lr=0.01, step_num=100, *, return_history=False):
     """Minimise f by step_num steps of x ← x - lr * ∇f(x), from init_x (which is not modified).
 
-    Returns (x, history): the final point, and a (step_num + 1, *x.shape) array of every point
-    visited, the start first and the final point last.
+    Returns the final point, as the book's does. With return_history=True, returns (x, history):
+    also a (step_num + 1, *x.shape) array of every point visited, the start first and x last.
     """
     x = np.array(init_x, dtype=np.float64)
     history = [x.copy()]
     for _ in range(step_num):
         x -= lr * numerical_gradient(f, x)
         history.append(x.copy())
-    return x, np.array(history)
+    return (x, np.array(history)) if return_history else x

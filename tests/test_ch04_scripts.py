@@ -104,7 +104,7 @@ def test_gradient_field_does_not_modify_its_input():
 
 def test_gradient_descent_converges_to_the_minimum():
     x, history = gradient_descent(gradient_method.function_2, np.array([-3.0, 4.0]),
-                                  lr=0.1, step_num=100)
+                                  lr=0.1, step_num=100, return_history=True)
     # Each step multiplies x by 0.8, so after 100 steps |x| = 5 * 0.8**100 ≈ 1e-9.
     np.testing.assert_allclose(x, [0.0, 0.0], rtol=0, atol=1e-8)
     assert history.shape == (101, 2)
@@ -177,6 +177,16 @@ def test_simplenet_same_seed_same_weights():
     a, b = gradient_simplenet.SimpleNet(rng=7), gradient_simplenet.SimpleNet(rng=7)
     np.testing.assert_array_equal(a.W, b.W)
     assert a.W.shape == (2, 3)
+
+
+def test_the_books_simplenet_draws_from_numpys_global_state():
+    # Section 4.4.2 types: net = simpleNet(), after np.random.seed(...) if it is to repeat.
+    np.random.seed(3)
+    a = gradient_simplenet.simpleNet()
+    np.random.seed(3)
+    np.testing.assert_array_equal(gradient_simplenet.simpleNet().W, a.W)
+    np.random.seed(3)
+    np.testing.assert_array_equal(a.W, np.random.randn(2, 3))
 
 
 def test_gradient_simplenet_main_prints_the_books_scores(capsys):

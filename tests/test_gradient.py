@@ -63,11 +63,19 @@ def test_numerical_gradient_refuses_arrays_that_cannot_hold_x_plus_h(x):
 
 
 def test_gradient_descent_converges_on_sum_of_squares():
-    x, history = gradient_descent(sum_of_squares, np.array([-3.0, 4.0]), lr=0.1, step_num=100)
+    x, history = gradient_descent(sum_of_squares, np.array([-3.0, 4.0]), lr=0.1, step_num=100,
+                                  return_history=True)
     np.testing.assert_allclose(x, [0.0, 0.0], atol=1e-8)
     assert history.shape == (101, 2)
     np.testing.assert_array_equal(history[0], [-3.0, 4.0])
     np.testing.assert_array_equal(history[-1], x)
+
+
+def test_gradient_descent_returns_the_point_as_the_book_does():
+    # Section 4.4.1: gradient_descent(function_2, init_x=init_x, lr=0.1, step_num=100)
+    x = gradient_descent(sum_of_squares, init_x=np.array([-3.0, 4.0]), lr=0.1, step_num=100)
+    assert isinstance(x, np.ndarray) and x.shape == (2,)
+    np.testing.assert_allclose(x, [0.0, 0.0], atol=1e-8)
 
 
 def test_gradient_descent_leaves_init_x_alone():

@@ -234,6 +234,9 @@ def test_cli_prints_the_books_lines_and_writes_the_plot(fake_mnist, tmp_path, ca
     out = capsys.readouterr().out
     lines = [line for line in out.splitlines() if line.startswith("train acc, test acc | ")]
     assert len(lines) == 5  # iterations 0, 10, 20, 30, 40 (1000 images, batches of 100)
+    for line in lines:  # the book's "... | " + str(train_acc) + ", " + str(test_acc)
+        train_acc, test_acc = line.removeprefix("train acc, test acc | ").split(", ")
+        assert (str(float(train_acc)), str(float(test_acc))) == (train_acc, test_acc), line
     assert "seed 0 (repeat this run with --seed 0)" in out
     assert "final accuracy: train" in out
     assert (tmp_path / "plot.png").read_bytes().startswith(PNG_SIGNATURE)

@@ -225,6 +225,19 @@ def test_load_refuses_what_is_not_a_file_instead_of_reading_it_forever(tmp_path)
     writer.join(timeout=10)
 
 
+def test_the_books_example_with_dummy_data_runs():
+    # Section 4.5.1: random inputs and random "labels" (read as their largest entry), to see
+    # the shapes of the gradients.
+    rng = np.random.default_rng(0)
+    net = TwoLayerNet(input_size=784, hidden_size=100, output_size=10, rng=rng)
+    x, t = rng.random((100, 784)), rng.random((100, 10))
+    grads = net.numerical_gradient(x, t)
+    assert {name: grad.shape for name, grad in grads.items()} == {
+        "W1": (784, 100), "b1": (100,), "W2": (100, 10), "b2": (10,)}
+    for name, value in net.gradient(x, t).items():
+        np.testing.assert_allclose(grads[name], value, rtol=1e-6, atol=1e-9, err_msg=name)
+
+
 @pytest.mark.parametrize("dtype", [np.int64, bool, np.complex128])
 def test_dtype_must_be_floating_point(dtype):
     # An integer dtype would round weights of std 0.01 to all zeros.
