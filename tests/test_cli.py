@@ -166,3 +166,18 @@ def test_the_benchmark_without_mnist_says_why_and_exits_1(tmp_path, capsys, monk
     monkeypatch.setattr(train, "benchmark_training", lambda *a: pytest.fail("ran anyway"))
     assert train.main(["--rounds", "1"]) == 1
     assert capsys.readouterr().err == "no source had train-images-idx3-ubyte\n"
+
+
+def test_the_benchmark_starts_each_round_with_the_next_contender(monkeypatch, capsys):
+    from benchmarks import train
+
+    started = []
+
+    def fake_run(args, cwd, env):
+        started.append(args[1])
+        return 1.0, 100.0, "train acc, test acc | 0.5, 0.5\n"
+
+    monkeypatch.setattr(train, "timed_run", fake_run)
+    train.benchmark_training(3, 0, with_torch=True)
+    ours, book, torch = "ch04.train_neuralnet", "benchmarks.book_style", "benchmarks.torch_style"
+    assert started == [ours, book, torch, book, torch, ours, torch, ours, book]
