@@ -10,7 +10,7 @@ windows, is imported only when a window may be opened (see `new_figure`).
 import sys
 from pathlib import Path
 
-from common.files import atomic_write, check_writable
+from common.files import atomic_write, check_writable, is_device_or_pipe
 
 
 def add_figure_options(parser, default_name):
@@ -30,10 +30,9 @@ def add_figure_options(parser, default_name):
 def check_figure_path(parser, path):
     """Exit with an argparse error (status 2) unless a PNG can be written at `path`.
 
-    Its name must end in .png, unless it is something like /dev/null or a named pipe.
+    Its name must end in .png, unless it is a character device such as /dev/null or a named pipe.
     """
-    is_special = path.exists() and not path.is_file() and not path.is_dir()
-    if not (path.name.lower().endswith(".png") or is_special):
+    if not (path.name.lower().endswith(".png") or is_device_or_pipe(path)):
         parser.error(f"--plot {path}: the figure is saved as PNG, so the name must end in .png")
     try:
         check_writable(path, "figure")

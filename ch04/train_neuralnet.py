@@ -55,8 +55,8 @@ from ch04._figures import (
     want_windows,
 )
 from ch04.two_layer_net import TwoLayerNet
-from common.cli import EXIT_INTERRUPTED, positive, random_seed, run_main
-from common.files import check_writable
+from common.cli import EXIT_INTERRUPTED, positive, random_seed, run_main, sigterm_as_ctrl_c
+from common.files import check_writable, is_device_or_pipe
 from dataset import scale_pixels
 
 ITERS = 10_000
@@ -361,7 +361,8 @@ def parse_args(argv=None):
             check_writable(args.save_params, "parameters file")
         except OSError as e:
             parser.error(f"--save-params {args.save_params}: {e}")
-        if os.path.realpath(args.save_params) == os.path.realpath(args.plot):
+        if (os.path.realpath(args.save_params) == os.path.realpath(args.plot)
+                and not is_device_or_pipe(args.plot)):  # --plot /dev/null --save-params /dev/null
             parser.error(f"--save-params {args.save_params} is the --plot file too; "
                          f"give them different names")
     return args
@@ -385,16 +386,19 @@ def main(argv=None):
 
 @contextlib.contextmanager
 def interrupts_deferred():
-    """Within the block, Ctrl-C (or SIGTERM, which run_main treats alike) does not stop the
+    """Within the block, Ctrl-C (or SIGTERM, when run_main treats it alike) does not stop the
     work: it is noted in the list yielded.
 
-    Only in the main thread, where Python handles signals, and only for signals not ignored.
+    Only in the main thread, where Python handles signals; SIGINT only if it is not ignored, and
+    SIGTERM only if run_main handles it (a program that calls main() keeps its own handling).
     """
     noted, previous = [], {}
     if threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            if signal.getsignal(signum) is not signal.SIG_IGN:
-                previous[signum] = signal.signal(signum, lambda signum, frame: noted.append(signum))
+        deferred = [signal.SIGINT] if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN else []
+        if signal.getsignal(signal.SIGTERM) is sigterm_as_ctrl_c:
+            deferred.append(signal.SIGTERM)
+        for signum in deferred:
+            previous[signum] = signal.signal(signum, lambda signum, frame: noted.append(signum))
     try:
         yield noted
     finally:

@@ -22,6 +22,7 @@ import math
 import os
 import signal
 import sys
+import threading
 
 EXIT_BROKEN_PIPE = 128 + 13  # 128 + SIGPIPE, what a shell shows for a program ended by it
 EXIT_INTERRUPTED = 128 + 2  # 128 + SIGINT, likewise for Ctrl-C
@@ -30,9 +31,11 @@ EXIT_INTERRUPTED = 128 + 2  # 128 + SIGINT, likewise for Ctrl-C
 def run_main(main):
     """sys.exit(main()), but a closed stdout ends the program with EXIT_BROKEN_PIPE, quietly,
     Ctrl-C and SIGTERM with EXIT_INTERRUPTED, and any other OSError with status 1."""
-    previous = signal.getsignal(signal.SIGTERM)
-    if previous is signal.SIG_DFL:  # not if whoever started us has it ignored or handled
-        signal.signal(signal.SIGTERM, _interrupt)
+    # Not if whoever started us has SIGTERM ignored or handled, nor outside the main thread.
+    handle_sigterm = (threading.current_thread() is threading.main_thread()
+                      and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
+    if handle_sigterm:
+        signal.signal(signal.SIGTERM, sigterm_as_ctrl_c)
     try:
         status = main()
         sys.stdout.flush()  # now, so that a broken pipe shows here and not at exit
@@ -51,12 +54,13 @@ def run_main(main):
         except OSError:
             _discard_stdout()
     finally:
-        if previous is signal.SIG_DFL:
-            signal.signal(signal.SIGTERM, previous)
+        if handle_sigterm:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
     sys.exit(status)
 
 
-def _interrupt(signum, frame):
+def sigterm_as_ctrl_c(signum, frame):
+    """run_main's handler for SIGTERM: the KeyboardInterrupt that Ctrl-C raises."""
     raise KeyboardInterrupt
 
 

@@ -6,9 +6,11 @@ Deliberately no fsync: a file cut short by a power cut is caught later by its ch
 """
 
 import contextlib
+import errno
 import io
 import os
 import secrets
+import stat
 import tempfile
 from pathlib import Path
 
@@ -21,18 +23,23 @@ def atomic_write(path):
     (atomically, by os.replace) when the block ends without an exception. On any error, and on
     Ctrl-C, the temporary file is removed and `path` is left as it was.
 
-    A symbolic link is written through: the file it names is replaced, not the link. What is
-    not a regular file, such as /dev/null or a named pipe, can't be replaced without destroying
-    it: the data is gathered in memory (writers such as np.savez seek back in their file) and
-    written into it whole when the block succeeds.
+    A symbolic link is written through: the file it names is replaced, not the link. A character
+    device such as /dev/null, or a named pipe, can't be replaced without destroying it: the data
+    is gathered in memory (writers such as np.savez seek back in their file) and written into it
+    whole when the block succeeds. Anything else that is not a regular file (a folder, a disk)
+    raises OSError.
     """
     path = Path(os.path.realpath(path))
-    if path.exists() and not path.is_file():
+    if is_device_or_pipe(path):
         data = io.BytesIO()
         yield data
-        with open(path, "wb") as f:
-            f.write(data.getvalue())
+        _write_into(path, data.getvalue())
         return
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
+    if path.exists() and not path.is_file():
+        raise OSError(errno.EINVAL, "not a regular file, a character device or a named pipe",
+                      str(path))
     tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
     try:
         with open(tmp, "xb") as f:
@@ -42,6 +49,30 @@ def atomic_write(path):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def is_device_or_pipe(path):
+    """True for a character device (/dev/null) or a named pipe: written into, never replaced."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
+
+
+def _write_into(path, data):
+    """Write `data` into a character device or named pipe. A pipe that no program is reading
+    is an error at once, not a wait that Ctrl-C can't end (O_NONBLOCK, where there is one)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as e:
+        if e.errno == errno.ENXIO:
+            raise OSError(e.errno, "no program is reading from this named pipe",
+                          str(path)) from None
+        raise
+    os.set_blocking(fd, True)  # the writes themselves may wait for the reader
+    with open(fd, "wb") as f:
+        f.write(data)
 
 
 def check_writable(path, what="file"):
@@ -57,10 +88,13 @@ def check_writable(path, what="file"):
         raise OSError(f"cannot write the {what} {path}: the folder {folder} does not exist")
     if target.is_dir():
         raise OSError(f"cannot write the {what} {path}: it is a folder")
-    if target.exists() and not target.is_file():  # /dev/null, a named pipe: written directly
+    if is_device_or_pipe(target):  # written into, and not opened here: a reader would stop
         if not os.access(target, os.W_OK):
             raise OSError(f"cannot write the {what} {path}: permission denied")
         return
+    if target.exists() and not target.is_file():
+        raise OSError(f"cannot write the {what} {path}: it is not a regular file, a character "
+                      f"device or a named pipe")
     try:
         with tempfile.TemporaryFile(dir=folder):
             pass

@@ -60,19 +60,33 @@ def mnist_home(tmp_path_factory):
 
 @pytest.fixture
 def named_pipe(tmp_path):
-    """A new named pipe and what a reader got from it: (path, finish), where finish() waits
-    for the reader and returns the bytes it read. Skips where there are no named pipes."""
+    """A new named pipe that a reader has open: (path, finish), where finish() returns the bytes
+    written into it. Skips where there are no named pipes."""
     if not hasattr(os, "mkfifo"):
         pytest.skip("no named pipes here")
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
+    # The reader opens it first (without waiting for a writer), and a writer of ours holds it
+    # open too, so that the reader sees the end only when finish() closes that one.
+    read_end = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    held_open = os.open(fifo, os.O_WRONLY)
+    os.set_blocking(read_end, True)
     received = []
-    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader = threading.Thread(target=lambda: received.append(_read_all(read_end)), daemon=True)
     reader.start()
 
     def finish():
+        os.close(held_open)
         reader.join(timeout=60)
-        assert received, "nothing was written into the pipe"
+        assert received, "the reader did not finish"
         return received[0]
 
-    return fifo, finish
+    yield fifo, finish
+    if reader.is_alive():  # the test failed before finish()
+        os.close(held_open)
+        reader.join(timeout=60)
+
+
+def _read_all(fd):
+    with open(fd, "rb") as f:
+        return f.read()

@@ -6,6 +6,7 @@ import gc
 import os
 import subprocess
 import sys
+import threading
 import warnings
 
 import pytest
@@ -18,6 +19,22 @@ def test_run_main_exits_with_mains_status(status):
     with pytest.raises(SystemExit) as exit_info:
         run_main(lambda: status)
     assert exit_info.value.code == status
+
+
+def test_run_main_works_outside_the_main_thread():
+    # Python handles signals only in the main thread: run_main must not try to there.
+    ended = []
+
+    def in_a_thread():
+        try:
+            run_main(lambda: 3)
+        except SystemExit as e:
+            ended.append(e.code)
+
+    thread = threading.Thread(target=in_a_thread)
+    thread.start()
+    thread.join(timeout=60)
+    assert ended == [3]
 
 
 def test_a_closed_stdout_ends_the_program_quietly_with_status_141():

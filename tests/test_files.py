@@ -1,7 +1,9 @@
 """common.files: what atomic_write replaces, and what check_writable lets through."""
 
 import os
+import socket
 import stat
+import threading
 
 import pytest
 
@@ -70,11 +72,48 @@ def test_check_writable_follows_a_link_into_a_missing_folder(tmp_path):
 
 
 @needs_fifo
-def test_check_writable_accepts_a_named_pipe_without_touching_it(tmp_path):
+def test_check_writable_accepts_a_named_pipe_without_opening_it(tmp_path):
+    # Opening it would wait for a reader, or end a reader's input when closed again.
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
-    check_writable(fifo, "figure")  # opening it for writing would block: it must not
+    checker = threading.Thread(target=check_writable, args=(fifo, "figure"), daemon=True)
+    checker.start()
+    checker.join(timeout=10)
+    assert not checker.is_alive(), "it opened the pipe and waits for a reader"
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+@needs_fifo
+def test_a_named_pipe_that_no_program_reads_is_an_error_not_a_wait(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    errors = []
+
+    def write():
+        try:
+            with atomic_write(fifo) as f:
+                f.write(b"nobody reads this")
+        except OSError as e:
+            errors.append(e)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    writer.join(timeout=10)
+    assert not writer.is_alive(), "it waited for a reader (and Ctrl-C couldn't end the wait)"
+    assert [e.strerror for e in errors] == ["no program is reading from this named pipe"]
+
+
+@pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="no Unix sockets here")
+def test_what_is_neither_a_file_nor_a_device_nor_a_pipe_is_refused(tmp_path):
+    # A socket here; a disk (/dev/sda, a block device) would be refused the same way.
+    path = tmp_path / "sock"
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(path))
+        with pytest.raises(OSError, match="not a regular file, a character device or a named"):
+            check_writable(path, "figure")
+        with pytest.raises(OSError, match="not a regular file"), atomic_write(path) as f:
+            f.write(b"x")
+    assert stat.S_ISSOCK(os.stat(path).st_mode)
 
 
 def test_check_writable_refuses_a_folder(tmp_path):

@@ -22,6 +22,7 @@ from ch04.train_neuralnet import (
     train,
 )
 from ch04.two_layer_net import TwoLayerNet
+from common.cli import sigterm_as_ctrl_c
 from dataset import scale_pixels
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -299,6 +300,12 @@ def test_cli_checks_output_paths_before_training(fake_mnist, tmp_path, capsys, m
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/null"), reason="no /dev/null here")
+def test_cli_allows_dev_null_for_both_the_plot_and_the_parameters(fake_mnist):
+    args = train_neuralnet.parse_args(["--plot", "/dev/null", "--save-params", "/dev/null"])
+    assert str(args.plot) == str(args.save_params) == "/dev/null"
+
+
 def test_cli_refuses_the_same_file_for_the_plot_and_the_parameters(fake_mnist, tmp_path, capsys,
                                                                    monkeypatch):
     monkeypatch.setattr(train_neuralnet, "train", lambda *a, **k: pytest.fail("trained anyway"))
@@ -357,24 +364,52 @@ def test_cli_ctrl_c_saves_what_was_done_and_exits_130(fake_mnist, tmp_path, caps
     assert TwoLayerNet.load(tmp_path / "p.npz").params["W1"].shape == (784, 50)
 
 
+@pytest.fixture
+def sigterm_as_run_main_sets_it():
+    """SIGTERM raising KeyboardInterrupt, as under run_main; put back afterwards, even if the
+    test fails."""
+    previous = signal.signal(signal.SIGTERM, sigterm_as_ctrl_c)
+    yield
+    signal.signal(signal.SIGTERM, previous)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_cli_ctrl_c_while_saving_finishes_saving_then_exits_130(fake_mnist, tmp_path, capsys,
-                                                               monkeypatch, signum):
+def test_cli_ctrl_c_while_saving_finishes_saving_then_exits_130(
+        fake_mnist, tmp_path, capsys, monkeypatch, sigterm_as_run_main_sets_it, signum):
     real = train_neuralnet.save_figure
-    escaped = []  # a SIGTERM that was not deferred lands here, instead of ending pytest
-    previous_sigterm = signal.signal(signal.SIGTERM, lambda *args: escaped.append(args))
 
     def ctrl_c_then_save(fig, path):
         os.kill(os.getpid(), signum)  # a real Ctrl-C or kill, in the middle of saving
         real(fig, path)
 
     monkeypatch.setattr(train_neuralnet, "save_figure", ctrl_c_then_save)
-    assert run_cli(tmp_path, "--iters", "30", "--save-params", str(tmp_path / "p.npz")) == 130
+    try:
+        status = run_cli(tmp_path, "--iters", "30", "--save-params", str(tmp_path / "p.npz"))
+    except KeyboardInterrupt:
+        pytest.fail("the signal stopped the saving instead of waiting for it")
+    assert status == 130
     captured = capsys.readouterr()
     assert "interrupted while saving; saved first" in captured.err
     assert "final accuracy: train" in captured.out  # the run itself was complete
     assert (tmp_path / "plot.png").read_bytes().startswith(PNG_SIGNATURE)
     assert TwoLayerNet.load(tmp_path / "p.npz").params["W1"].shape == (784, 50)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
-    signal.signal(signal.SIGTERM, previous_sigterm)
-    assert escaped == []
+    assert signal.getsignal(signal.SIGTERM) is sigterm_as_ctrl_c
+
+
+def test_a_sigterm_handler_of_the_caller_is_left_alone_while_saving(fake_mnist, tmp_path,
+                                                                     monkeypatch):
+    # A program that calls main() itself, with its own SIGTERM handling, keeps it.
+    real, received = train_neuralnet.save_figure, []
+
+    def kill_then_save(fig, path):
+        os.kill(os.getpid(), signal.SIGTERM)
+        real(fig, path)
+
+    monkeypatch.setattr(train_neuralnet, "save_figure", kill_then_save)
+    previous = signal.signal(signal.SIGTERM, lambda *args: received.append(args[0]))
+    try:
+        assert run_cli(tmp_path, "--iters", "30") == 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert received == [signal.SIGTERM]
