@@ -71,6 +71,9 @@ PLOT = "train_neuralnet.png"
 # with sigmoid and softmax written stably the loss rarely becomes NaN, it just grows (to ~350
 # at lr 1000), while a healthy run starts at log(10) ≈ 2.3 and goes down.
 DIVERGENCE_FACTOR = 10
+# NumPy's error handling while training and measuring: overflow (and the NaN that follows it)
+# raises FloatingPointError, which train reports as TrainingDiverged, instead of a warning.
+OVERFLOW_RAISES = {"over": "raise", "invalid": "raise"}
 LOSS_BANDS = 500  # the loss curve is drawn as the range of each of this many groups
 
 
@@ -189,7 +192,7 @@ def overflow_means_divergence(history, lr, dtype):
     the one after the last recorded in `history`.
     """
     try:
-        with np.errstate(over="raise", invalid="raise"):
+        with np.errstate(**OVERFLOW_RAISES):
             yield
     except FloatingPointError as e:
         raise TrainingDiverged(len(history.train_loss_list), lr,
@@ -217,7 +220,7 @@ class Evaluator:
 
     def measure(self, params):
         network = TwoLayerNet.from_params(params)
-        with np.errstate(over="raise", invalid="raise"):  # as in training, also in the thread
+        with np.errstate(**OVERFLOW_RAISES):  # as in training, also in the thread
             return tuple(accuracy(network, x, t) for x, t in self.data)
 
     def submit(self, params):

@@ -92,14 +92,15 @@ class DatasetSpec:
     def test_size(self):
         return self.test_images.shape[0]
 
-    @property
-    def input_size(self):
-        """Numbers per image, flattened: 784 for 28 × 28 pixels."""
-        return math.prod(self.train_images.shape[1:])
 
     @property
     def image_shape(self):
         return self.train_images.shape[1:]
+
+    @property
+    def input_size(self):
+        """Numbers per image, flattened: 784 for 28 × 28 pixels."""
+        return math.prod(self.image_shape)
 
 
 def data_home():
