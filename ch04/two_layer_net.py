@@ -19,7 +19,6 @@ Left out on purpose: layers as classes, other optimisers, weight decay (chapters
 """
 
 import os
-import stat
 import zipfile
 
 import numpy as np
@@ -253,9 +252,10 @@ class TwoLayerNet:
         Raises OSError if the file can't be read, and ValueError, naming the file, if it doesn't
         hold a TwoLayerNet's parameters.
         """
+        # Checked before opening: /dev/zero would be read forever, a pipe would wait for a writer.
+        if os.path.exists(path) and not (os.path.isfile(path) or os.path.isdir(path)):
+            raise ValueError(f"{path} is not a file of saved parameters")
         with open(path, "rb") as f:  # OSError if it is missing or a folder
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # /dev/zero would never end
-                raise ValueError(f"{path} is not a file of saved parameters")
             if not zipfile.is_zipfile(f):  # a .npy, a text file, an empty one...
                 raise ValueError(f"{path} is not an .npz file of saved parameters")
         try:
