@@ -72,13 +72,6 @@ class BookTwoLayerNet:
             "b2": np.sum(dy, axis=0),
         }
 
-    def numerical_gradient(self, x, t):
-        """The book's one-weight-at-a-time loop: two full forward passes per parameter."""
-        from common.gradient import numerical_gradient
-
-        return {key: numerical_gradient(lambda _: self.loss(x, t), value)
-                for key, value in self.params.items()}
-
 
 def train(x_train, t_train, x_test, t_test, iters=10_000, batch_size=100, lr=0.1,
           hidden_size=50, log=print):

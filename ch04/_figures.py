@@ -4,7 +4,7 @@ The book's scripts only call plt.show(), which draws nothing on a machine withou
 Ours write the PNG first, then open a window only if matplotlib's backend is interactive and
 --no-show is absent. matplotlib is imported inside the functions, so importing a script (say,
 to call its train function) does not import matplotlib; and pyplot, the part that manages
-windows, is imported only when a window may be opened (see `new_figure`).
+windows, is imported only when a window may be opened (see `want_windows`).
 """
 
 import sys
@@ -82,13 +82,11 @@ def save_figure(fig, path):
 
 
 def show_figure(fig, no_show=False):
-    """Open fig in a window if the backend can, then close it. Returns True if it was shown."""
+    """Open fig in a window if the backend can, then close it."""
     plt = sys.modules.get("matplotlib.pyplot")
     if plt is None:  # a plain Figure from new_figure: nothing to show or close
-        return False
+        return
     # Non-interactive canvases (Agg, used when there is no display) have no GUI framework.
-    shown = not no_show and fig.canvas.required_interactive_framework is not None
-    if shown:
+    if not no_show and fig.canvas.required_interactive_framework is not None:
         plt.show()
     plt.close(fig)
-    return shown

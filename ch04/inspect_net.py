@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ch04 import train_neuralnet
+import dataset
 from ch04._figures import add_figure_options, finish_figure, new_figure, parse_figure_args
 from ch04.two_layer_net import TwoLayerNet
 from common.cli import run_main
@@ -51,9 +51,9 @@ def confusion_matrix(t, y, num_classes):
     t: (N,) integer or (N, C) one-hot true labels; y: (N,) integer or (N, C) one-hot predicted
     labels → (C, C) int counts; row i, column j = how many examples of class i were predicted j.
     """
-    scores_shape = np.broadcast_to(0.0, (len(t), num_classes))  # class_indices reads only its shape
-    # Widened first: the loaders give uint8 labels, and 20 * 19 does not fit in a uint8.
-    t, y = (class_indices(labels, scores_shape).astype(np.intp) for labels in (t, y))
+    shape = (len(t), num_classes)
+    # Widened first: the loaders give uint8 labels, and t * num_classes + y may not fit in one.
+    t, y = (class_indices(labels, shape).astype(np.intp) for labels in (t, y))
     return np.bincount(t * num_classes + y, minlength=num_classes**2).reshape(num_classes, -1)
 
 
@@ -85,7 +85,7 @@ def misclassified(t, y, count=None):
     → (k,) int indices into the N examples, k ≤ count (all mistakes if count is None), sorted
     by the probability given to the wrong class, largest first; ties keep the data's order.
     """
-    labels = class_indices(t, y)
+    labels = class_indices(t, y.shape)
     predicted = y.argmax(axis=1)
     wrong = np.flatnonzero(predicted != labels)
     order = np.argsort(-y[wrong, predicted[wrong]], kind="stable")
@@ -229,16 +229,16 @@ def main(argv=None):
     )
     parser.add_argument("params", type=Path,
                         help="parameters saved by python -m ch04.train_neuralnet --save-params")
-    parser.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default=DATASET,
+    parser.add_argument("--dataset", choices=list(dataset.datasets()), default=DATASET,
                         help="the data set the network was trained on (default: %(default)s)")
     add_figure_options(parser, PLOT)
     args = parse_figure_args(parser, argv)
 
-    datasets = train_neuralnet._datasets()
+    datasets = dataset.datasets()
     loader, spec = datasets[args.dataset]
     network = _load_network(parser, args.params)
     (num_inputs, hidden_size), num_outputs = network.params["W1"].shape, len(network.params["b2"])
-    num_pixels, num_classes = math.prod(spec.image_shape), len(spec.class_names)
+    num_pixels, num_classes = spec.input_size, len(spec.class_names)
     if num_inputs != num_pixels:
         parser.error(f"{args.params}: the network takes {num_inputs} inputs, but {args.dataset} "
                      f"images have {num_pixels} pixels")

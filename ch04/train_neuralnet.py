@@ -36,8 +36,6 @@ import argparse
 import contextlib
 import math
 import secrets
-import signal
-import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -46,6 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
+import dataset
 from ch04._figures import (
     add_figure_options,
     check_figure_path,
@@ -55,7 +54,7 @@ from ch04._figures import (
     want_windows,
 )
 from ch04.two_layer_net import TwoLayerNet
-from common.cli import EXIT_INTERRUPTED, positive, random_seed, run_main, sigterm_as_ctrl_c
+from common.cli import EXIT_INTERRUPTED, interrupts_deferred, positive, random_seed, run_main
 from common.files import check_writable, is_device_or_pipe
 from dataset import scale_pixels
 
@@ -68,8 +67,8 @@ GRAD = "backprop"
 DATASET = "mnist"
 PLOT = "train_neuralnet.png"
 # A loss this many times that of a uniform guess, log(classes), means the run has blown up:
-# with sigmoid and softmax written stably the loss rarely becomes NaN, it just grows (to ~350
-# at lr 1000), while a healthy run starts at log(10) ≈ 2.3 and goes down.
+# with sigmoid and softmax written stably the loss rarely becomes NaN, it just grows (to
+# hundreds at lr 1000), while a healthy run starts at log(10) ≈ 2.3 and goes down.
 DIVERGENCE_FACTOR = 10
 # NumPy's error handling while training and measuring: overflow (and the NaN that follows it)
 # raises FloatingPointError, which train reports as TrainingDiverged, instead of a warning.
@@ -162,9 +161,10 @@ def train(network, x_train, t_train, x_test, t_test, *, iters=ITERS, batch_size=
             if i % iter_per_epoch == 0:  # a whole epoch's mini-batches in one call, not 600
                 batch_masks = rng.integers(train_size, size=(iter_per_epoch, batch_size))
             batch_mask = batch_masks[i % iter_per_epoch]
-            # Into the same buffer every time: a fresh 300 KB array would cost page faults on
-            # every iteration.
-            x_batch = as_floats(x_train[batch_mask], out=batch_buffer)
+            x_batch = x_train[batch_mask]
+            if x_batch.dtype == np.uint8:  # pixels / 255, as load_mnist(normalize=True) gives them,
+                # into the same buffer every time: a fresh 300 KB array costs page faults
+                x_batch = scale_pixels(x_batch, out=batch_buffer)
             t_batch = t_train[batch_mask]
 
             loss, grads = loss_and_gradient(x_batch, t_batch)
@@ -247,15 +247,6 @@ class Evaluator:
                 self.pool.shutdown(cancel_futures=True)
 
 
-def as_floats(images, out):
-    """Images as the network takes them: uint8 pixels are divided by 255 into `out` (its first
-    len(images) rows), exactly as load_mnist(normalize=True) does; float images pass as they are.
-    """
-    if images.dtype != np.uint8:
-        return images
-    return scale_pixels(images, out=out[:len(images)])
-
-
 def accuracy(network, x, t):
     """network.accuracy(x, t), where x may also be uint8 pixels 0..255 (meaning pixels / 255).
 
@@ -291,7 +282,7 @@ def plot_history(history, title=""):
                              label="mini-batch loss")
     else:
         ax_loss.plot(loss, color="C0", alpha=0.3, label="mini-batch loss")
-    window = min(100, len(loss))
+    window = min(100, len(loss) // 2)  # at least two means for a line, in a short run too
     if window > 1:
         smooth = np.convolve(loss, np.ones(window) / window, mode="valid")
         ax_loss.plot(np.arange(window - 1, len(loss)), smooth, color="C0",
@@ -303,14 +294,6 @@ def plot_history(history, title=""):
         fig.suptitle(title)
     fig.tight_layout()
     return fig
-
-
-def _datasets():
-    """The data sets --dataset offers: name → (loader, spec); a function, so tests can swap it."""
-    from dataset.fashion_mnist import FASHION_MNIST, load_fashion_mnist
-    from dataset.mnist import MNIST, load_mnist
-
-    return {"mnist": (load_mnist, MNIST), "fashion-mnist": (load_fashion_mnist, FASHION_MNIST)}
 
 
 def parse_args(argv=None):
@@ -335,7 +318,7 @@ def parse_args(argv=None):
     parser.add_argument("--grad", choices=["backprop", "numerical"], default=GRAD,
                         help="how to compute the gradient: backpropagation or the (slow) "
                              "numerical gradient (default: %(default)s)")
-    parser.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default=DATASET,
+    parser.add_argument("--dataset", choices=list(dataset.datasets()), default=DATASET,
                         help="data to learn (default: %(default)s)")
     add_figure_options(parser, PLOT)
     parser.add_argument("--save-params", type=Path, metavar="FILE",
@@ -346,7 +329,7 @@ def parse_args(argv=None):
                              "no progress bar")
     args = parser.parse_args(argv)
 
-    args.loader, args.spec = _datasets()[args.dataset]
+    args.loader, args.spec = dataset.datasets()[args.dataset]
     if args.batch_size > args.spec.train_size:
         parser.error(f"argument --batch-size: {args.batch_size} is larger than the "
                      f"{args.dataset} training set ({args.spec.train_size} images)")
@@ -385,28 +368,6 @@ def main(argv=None):
     Ctrl-C while loading ends it through run_main; during training and saving, run() handles it.
     """
     return run(parse_args(argv))
-
-
-@contextlib.contextmanager
-def interrupts_deferred():
-    """Within the block, Ctrl-C (or SIGTERM, when run_main treats it alike) does not stop the
-    work: it is noted in the list yielded.
-
-    Only in the main thread, where Python handles signals; SIGINT only if it is not ignored, and
-    SIGTERM only if run_main handles it (a program that calls main() keeps its own handling).
-    """
-    noted, previous = [], {}
-    if threading.current_thread() is threading.main_thread():
-        deferred = [signal.SIGINT] if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN else []
-        if signal.getsignal(signal.SIGTERM) is sigterm_as_ctrl_c:
-            deferred.append(signal.SIGTERM)
-        for signum in deferred:
-            previous[signum] = signal.signal(signum, lambda signum, frame: noted.append(signum))
-    try:
-        yield noted
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 def run(args):
@@ -479,7 +440,7 @@ def run(args):
         print("interrupted while saving; saved first", file=sys.stderr)
 
     each = f" ({elapsed / done * 1e3:.2f} ms each)" if done else ""
-    print(f"{done} iterations in {elapsed:.1f} s{each}, seed {seed}")
+    print(f"{done} iteration{'' if done == 1 else 's'} in {elapsed:.1f} s{each}, seed {seed}")
     if trained:
         if not final:  # measured already, after the last update
             final = history.train_acc_list[-1], history.test_acc_list[-1]

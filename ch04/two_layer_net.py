@@ -140,15 +140,13 @@ class TwoLayerNet:
 
         Works through x in slices of batch_size rows. Small slices keep every temporary array
         small: a float64 network makes no float64 copy of all 60,000 training images, and no
-        array is big enough to be given fresh pages by the OS each time (on this project's
-        2-core machine, 60,000 rows at once take half as long again, mostly in page faults).
+        array is big enough to be given fresh pages by the OS each time (page faults).
         """
         if not _is_positive_integer(batch_size):
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         x, t = _as_batch(x, t)
         _check_input(x, len(self.params["W1"]))
-        # The labels are checked once, against the shape of all of x's scores (no array made).
-        labels = class_indices(t, np.broadcast_to(0.0, (len(x), len(self.params["b2"]))))
+        labels = class_indices(t, (len(x), len(self.params["b2"])))  # checked once, for all of x
         correct = 0
         for start in range(0, len(x), batch_size):
             batch = slice(start, start + batch_size)
@@ -168,7 +166,7 @@ class TwoLayerNet:
         W2 = self.params["W2"]
         x, t = _as_batch(x, t)
         x, _, z1, a2 = self._forward(x)
-        labels = class_indices(t, a2)  # checked once, here
+        labels = class_indices(t, a2.shape)  # checked once, here
         e, sum_e, losses = softmax_cross_entropy_parts(a2, labels)  # one exp for both:
         loss, y = losses.mean(), e / sum_e  # softmax_loss(a2, t) and softmax(a2)
 
@@ -197,7 +195,7 @@ class TwoLayerNet:
         p = {name: value.astype(np.float64) for name, value in self.params.items()}
         x, t = _as_batch(x, t)
         x, a1, z1, a2 = self._forward(x, p)
-        labels = class_indices(t, a2)
+        labels = class_indices(t, a2.shape)
 
         def losses(scores):
             """(..., n, C) perturbed scores → (...,) the loss for each perturbation.
@@ -216,7 +214,7 @@ class TwoLayerNet:
         used = np.flatnonzero(np.any(x != 0, axis=0))
         inputs = np.vstack([x.T[used], np.ones(len(x))])  # (inputs used + 1, n)
         # One array for the perturbed scores (4 MB for MNIST), reused for every hidden unit:
-        # fresh ones can cost a page fault per 4 KB every time, which was seen to triple the time.
+        # fresh ones can cost a page fault per 4 KB every time (two to three times slower).
         scores = np.empty((len(inputs), *a2.shape))
 
         def hidden_unit_losses(j, h):
@@ -226,10 +224,10 @@ class TwoLayerNet:
             perturbed += a2
             return losses(perturbed)
 
-        hidden_units = np.stack([central_difference(lambda h, j=j: hidden_unit_losses(j, h))
-                                 for j in range(a1.shape[1])], axis=1)
-        grads = {"W1": np.zeros_like(p["W1"]), "b1": hidden_units[-1]}
-        grads["W1"][used] = hidden_units[:-1]
+        first_layer = np.stack([central_difference(lambda h, j=j: hidden_unit_losses(j, h))
+                                for j in range(a1.shape[1])], axis=1)  # rows: W1[used], b1
+        grads = {"W1": np.zeros_like(p["W1"]), "b1": first_layer[-1]}
+        grads["W1"][used] = first_layer[:-1]
         eye = np.eye(a2.shape[1])
         grads |= {
             # W2[j, k] += h moves a2[:, k] by h * z1[:, j]: all (j, k) at once.

@@ -18,6 +18,7 @@ die at once, leaving the temporary file of a half-written download or figure beh
 """
 
 import argparse
+import contextlib
 import math
 import os
 import signal
@@ -79,7 +80,9 @@ def positive(kind):
         except ValueError:
             raise argparse.ArgumentTypeError(
                 f"expected a positive {kind.__name__}, got {text!r}") from None
-        if not (math.isfinite(value) and value > 0):
+        if not math.isfinite(value):  # 1e400 is read as inf
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+        if not value > 0:
             raise argparse.ArgumentTypeError(f"must be a positive {kind.__name__}, got {text}")
         return value
 
@@ -98,3 +101,25 @@ def random_seed(text):
     if value >= 2**32:
         raise argparse.ArgumentTypeError(f"must be less than 2**32 = {2**32}, got {text}")
     return value
+
+
+@contextlib.contextmanager
+def interrupts_deferred():
+    """Within the block, Ctrl-C (or SIGTERM, when run_main treats it alike) does not stop the
+    work: it is noted in the list yielded.
+
+    Only in the main thread, where Python handles signals; SIGINT only if it is not ignored, and
+    SIGTERM only if run_main handles it (a program that calls main() keeps its own handling).
+    """
+    noted, previous = [], {}
+    if threading.current_thread() is threading.main_thread():
+        deferred = [signal.SIGINT] if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN else []
+        if signal.getsignal(signal.SIGTERM) is sigterm_as_ctrl_c:
+            deferred.append(signal.SIGTERM)
+        for signum in deferred:
+            previous[signum] = signal.signal(signum, lambda signum, frame: noted.append(signum))
+    try:
+        yield noted
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

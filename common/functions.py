@@ -61,7 +61,7 @@ def sum_squared_error(y, t):
     """0.5 * Σ (y - t)², summed over the whole batch as in the book; t one-hot or integer labels."""
     y, t = np.asarray(y), np.asarray(t)
     if t.shape != y.shape:
-        t = one_hot(class_indices(t, y), y.shape[-1], dtype=y.dtype)
+        t = one_hot(class_indices(t, y.shape), y.shape[-1], dtype=y.dtype)
     return 0.5 * np.sum((y - t) ** 2)
 
 
@@ -92,7 +92,7 @@ def softmax_loss(x, t):
 def _rows_and_labels(y, t):
     """y as a batch of rows (N, C) and t as their (N,) integer labels, for a mean over N ≥ 1."""
     y = np.asarray(y)
-    labels = class_indices(t, y).reshape(-1)  # first: it also checks y's shape
+    labels = class_indices(t, y.shape).reshape(-1)  # first: it also checks y's shape
     rows = y.reshape(-1, y.shape[-1])
     if len(rows) == 0:
         raise ValueError(f"no examples: predictions of shape {y.shape}; a loss is a mean over "
@@ -119,25 +119,24 @@ def softmax_cross_entropy_parts(scores, labels, overwrite=False):
     return e, sum_e, np.log(sum_e[..., 0]) - label_scores
 
 
-def class_indices(t, y):
-    """Return the labels t as integer class indices for predictions y.
+def class_indices(t, y_shape):
+    """Return the labels t as integer class indices for predictions of shape y_shape (..., C).
 
-    y: (..., C) predictions, only its shape is used.
-    t: one-hot with y's shape (each row's largest entry is its class), or integer labels with
-    shape y.shape[:-1].
-    → integer array with shape y.shape[:-1].
+    t: one-hot with shape y_shape (each row's largest entry is its class), or integer labels
+    with shape y_shape[:-1].
+    → integer array with shape y_shape[:-1].
     Raises ValueError, naming the shapes or the values, when t fits neither form.
     """
     t = np.asarray(t)
-    if np.ndim(y) == 0:
-        raise ValueError(f"predictions need a class axis, shape (C,) or (N, C), got a scalar {y}")
-    shape, num_classes = np.shape(y)[:-1], np.shape(y)[-1]
-    if t.shape == np.shape(y):
+    if len(y_shape) == 0:
+        raise ValueError("predictions need a class axis, shape (C,) or (N, C), got a scalar")
+    shape, num_classes = y_shape[:-1], y_shape[-1]
+    if t.shape == y_shape:
         return np.argmax(t, axis=-1)
     if t.shape != shape:
         raise ValueError(
-            f"labels of shape {t.shape} don't match predictions of shape {np.shape(y)}: "
-            f"expected one-hot labels of shape {np.shape(y)} or integer labels of shape {shape}"
+            f"labels of shape {t.shape} don't match predictions of shape {y_shape}: "
+            f"expected one-hot labels of shape {y_shape} or integer labels of shape {shape}"
         )
     if t.dtype.kind not in "iu":
         raise ValueError(f"integer labels must have an integer dtype, got {t.dtype}")

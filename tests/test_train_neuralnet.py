@@ -3,6 +3,7 @@ test_end_to_end.py)."""
 
 import dataclasses
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import threading
 import numpy as np
 import pytest
 
+import dataset
 from ch04 import train_neuralnet
 from ch04.train_neuralnet import (
     BLAS_THREADS,
@@ -19,6 +21,7 @@ from ch04.train_neuralnet import (
     TrainingDiverged,
     accuracy,
     main,
+    plot_history,
     train,
 )
 from ch04.two_layer_net import TwoLayerNet
@@ -86,11 +89,11 @@ def test_train_stops_when_the_loss_explodes(small_data):
 
 
 def test_train_stops_when_the_weights_overflow_before_the_loss_shows_it(small_data):
-    # 1e300 * gradient is no float32: NumPy would warn "overflow encountered in cast" and go on
-    # with inf weights (and warnings are errors here).
+    # 1e300 * gradient is no float32: NumPy would warn "overflow encountered in cast" (in
+    # NumPy 1, "in subtract") and go on with inf weights (and warnings are errors here).
     history = History()
     with pytest.raises(TrainingDiverged, match=r"iteration 0: its numbers grew too large for "
-                                               r"float32 \(overflow encountered in cast\)"):
+                                               r"float32 \(overflow encountered in \w+\)"):
         train(TwoLayerNet(20, 10, 3, rng=0, dtype=np.float32), *small_data, iters=300,
               batch_size=20, lr=1e300, rng=1, history=history)
     assert history.train_loss_list == []
@@ -219,7 +222,7 @@ def fake_mnist(monkeypatch):
         return (images(x_train), t_train), (images(x_test), t_test)
 
     datasets = {"mnist": (load, FakeSpec()), "fashion-mnist": (load, FakeSpec())}
-    monkeypatch.setattr(train_neuralnet, "_datasets", lambda: datasets)
+    monkeypatch.setattr(dataset, "datasets", lambda: datasets)
 
 
 def run_cli(tmp_path, *args):
@@ -246,7 +249,7 @@ def test_cli_prints_the_books_lines_and_writes_the_plot(fake_mnist, tmp_path, ca
     assert saved.dtype == np.float32
     # The final accuracy is that of the saved parameters, after all 50 updates, not the last
     # per-epoch line's (after update 41).
-    (x_train, t_train), (x_test, t_test) = train_neuralnet._datasets()["mnist"][0]()
+    (x_train, t_train), (x_test, t_test) = dataset.datasets()["mnist"][0]()
     train_acc, test_acc = saved.accuracy(x_train, t_train), saved.accuracy(x_test, t_test)
     assert f"final accuracy: train {train_acc:.4f}, test {test_acc:.4f}" in out
 
@@ -273,7 +276,8 @@ def test_cli_quiet_prints_only_the_summary(fake_mnist, tmp_path, capsys):
     (["--batch-size", "0"], "argument --batch-size: must be a positive int, got 0"),
     (["--batch-size", "1001"], "--batch-size: 1001 is larger than the mnist training set (1000"),
     (["--lr", "-1"], "argument --lr: must be a positive float, got -1"),
-    (["--lr", "nan"], "argument --lr: must be a positive float, got nan"),
+    (["--lr", "nan"], "argument --lr: must be a finite number, got nan"),
+    (["--lr", "1e400"], "argument --lr: must be a finite number, got 1e400"),
     (["--hidden-size", "0"], "argument --hidden-size: must be a positive int, got 0"),
     (["--seed", "-3"], "argument --seed: must be 0 or more, got -3"),
     (["--dtype", "float16"], "argument --dtype: invalid choice: 'float16'"),
@@ -335,11 +339,24 @@ def test_cli_allows_a_network_that_fits(fake_mnist, monkeypatch):
     assert train_neuralnet.parse_args(["--hidden-size", "1000000000"]).hidden_size == 10**9
 
 
+@pytest.mark.parametrize("iters, window", [(20, 10), (10_000, 100)])
+def test_plot_draws_the_running_mean_of_the_loss_also_for_a_short_run(iters, window):
+    losses = list(np.linspace(2.3, 0.3, iters))
+    fig = plot_history(History(train_loss_list=losses, train_acc_list=[0.1],
+                               test_acc_list=[0.1], iter_per_epoch=600))
+    ax_loss = fig.axes[1]
+    (mean,) = [line for line in ax_loss.get_lines() if line.get_label().startswith("mean")]
+    assert mean.get_label() == f"mean of the last {window}"
+    assert len(mean.get_xdata()) == iters - window + 1 >= 2  # a line, not a lone point
+    np.testing.assert_allclose(mean.get_ydata()[0], np.mean(losses[:window]))
+
+
 def test_cli_divergence_exits_1_with_a_message_and_the_plot(fake_mnist, tmp_path, capsys):
     assert run_cli(tmp_path, "--lr", "1000", "--save-params", str(tmp_path / "p.npz")) == 1
-    err = capsys.readouterr().err
-    assert "training diverged at iteration" in err
+    out, err = capsys.readouterr()
+    done = int(re.search(r"training diverged at iteration (\d+):", err)[1])
     assert "try a smaller one" in err
+    assert f"\n{done} iteration{'' if done == 1 else 's'} in " in out  # not "1 iterations"
     assert (tmp_path / "plot.png").read_bytes().startswith(PNG_SIGNATURE)
     assert not (tmp_path / "p.npz").exists()  # the parameters of a blown-up run are not saved
 
