@@ -1,5 +1,5 @@
-"""What every `python -m ...` command of dlfs shares: argparse types for its numbers, and how
-it ends.
+"""What every `python -m ...` command of dlfs shares: argparse types for its numbers, what it
+logs, and how it ends.
 
 `positive(int)`, `positive(float)` and `random_seed` turn a bad value into argparse's usual error
 (status 2) that names the option and the value, such as "argument --lr: must be a positive
@@ -12,6 +12,10 @@ the status a shell reports for them (141), and writes nothing more: no half-run 
 earlier one. Any other OSError that reaches it, such as its output going to a full disk, ends it
 the same way but with one line on stderr and status 1.
 
+A command shows warnings, and the data loader's news (which source a first load took each
+file from, and which it could not reach), as plain lines on stderr. The library alone logs them
+without showing any but the warnings, as Python's logging does by default.
+
 Ctrl-C ends a command with "interrupted" and status 130, and so does SIGTERM (what `kill` and
 `timeout` send), which is turned into the same KeyboardInterrupt: without that, Python would
 die at once, leaving the temporary file of a half-written download or figure behind.
@@ -19,6 +23,7 @@ die at once, leaving the temporary file of a half-written download or figure beh
 
 import argparse
 import contextlib
+import logging
 import math
 import os
 import signal
@@ -37,6 +42,10 @@ def run_main(main):
                       and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
     if handle_sigterm:
         signal.signal(signal.SIGTERM, sigterm_as_ctrl_c)
+    # Warnings as plain lines on stderr, and the data loader's news too: where a first load
+    # found each file, and which sources it could not reach on the way.
+    logging.basicConfig(format="%(message)s")
+    logging.getLogger("dataset").setLevel(logging.INFO)
     try:
         status = main()
         sys.stdout.flush()  # now, so that a broken pipe shows here and not at exit

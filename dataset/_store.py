@@ -434,15 +434,22 @@ def load_file(spec, file, folder, sources, reported):
             failure = (str(source), str(e) or type(e).__name__)
             failures.append(failure)
             if failure not in reported:
-                absent = isinstance(e, FileNotFoundError)  # the usual case for folders: quiet
-                logger.log(logging.DEBUG if absent else logging.WARNING,
-                           "%s failed for %s: %s", source, file.name, e)
+                logger.log(failure_level(e), "%s failed for %s: %s", source, file.name, e)
                 reported.add(failure)
             continue
         logger.info("%s: checked, from %s", file.name, source)
         write_cache(cache, array)
         return array
     raise DatasetUnavailableError(unavailable_message(spec, file, folder, failures))
+
+
+def failure_level(error):
+    """How loudly to log a source's failure: DEBUG for a file that isn't there (the usual case
+    for folders), INFO for a source that can't be reached (as mirrors can't be from a machine
+    that reaches only the package registries), WARNING for wrong or damaged data."""
+    if isinstance(error, FileNotFoundError):
+        return logging.DEBUG
+    return logging.WARNING if isinstance(error, ValueError) else logging.INFO
 
 
 def unavailable_message(spec, file, folder, failures):
@@ -523,7 +530,6 @@ def run_cli(spec, argv=None):
         prog=f"python -m dataset.{module}",
         description=f"Fetch and check {spec.name}, cache it, and print where the cache is.",
     ).parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         arrays = load_arrays(spec)
     except DatasetUnavailableError as e:

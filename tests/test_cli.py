@@ -3,6 +3,7 @@ when its output's reader goes away."""
 
 import argparse
 import gc
+import logging
 import os
 import subprocess
 import sys
@@ -12,6 +13,15 @@ import warnings
 import pytest
 
 from common.cli import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, positive, random_seed, run_main
+
+
+@pytest.fixture(autouse=True)
+def _dataset_log_level():
+    """run_main turns on the data loader's INFO messages: not for the tests that follow."""
+    logger = logging.getLogger("dataset")
+    level = logger.level
+    yield
+    logger.setLevel(level)
 
 
 @pytest.mark.parametrize("status", [0, 2])
@@ -52,6 +62,21 @@ def test_a_closed_stdout_ends_the_program_quietly_with_status_141():
         stderr = process.stderr.read()
         assert process.wait(timeout=60) == EXIT_BROKEN_PIPE == 141
     assert stderr == ""  # no BrokenPipeError traceback, not even at exit
+
+
+@pytest.mark.parametrize("command, stderr", [
+    # A command shows where a first load found the data, as plain lines on stderr...
+    ("from common.cli import run_main\n"
+     "run_main(lambda: logging.getLogger('dataset._store').info('a: checked, from b') or 0)",
+     "a: checked, from b\n"),
+    # ...but the library itself, as used in a REPL, prints nothing below a warning.
+    ("logging.getLogger('dataset._store').info('a: checked, from b')\n"
+     "logging.getLogger('dataset._store').warning('cache c is unusable')", "cache c is unusable\n"),
+])
+def test_commands_show_the_data_loaders_news_and_the_library_does_not(command, stderr):
+    result = subprocess.run([sys.executable, "-c", "import logging\n" + command],
+                            capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stderr) == (0, stderr)
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
