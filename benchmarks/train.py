@@ -194,7 +194,8 @@ def main(argv=None):
         ours_name = next(iter(results))
         ours_wall = statistics.median(w for w, _, _ in results[ours_name])
         ours_rss = statistics.median(r for _, r, _ in results[ours_name])
-        print(f"The book's run, {args.rounds} rounds interleaved, medians:\n")
+        rounds = f"{args.rounds} rounds interleaved, medians" if args.rounds > 1 else "1 round"
+        print(f"The book's run, {rounds}:\n")
         print("| run | wall time | ours is faster by | peak RSS | ours uses "
               "| test acc, last epoch |")
         print("|---|---:|---:|---:|---:|---:|")
@@ -204,6 +205,8 @@ def main(argv=None):
             acc = statistics.median(c[-1] for _, _, c in runs)
             print(f"| {name} | {wall:.2f} s | {wall / ours_wall:.2f}× | {rss:.0f} MB | "
                   f"{ours_rss / rss:.2f}× | {acc:.4f} |")
+        if not with_torch:
+            print("\nPyTorch is not timed: `import torch` fails here (pip install torch adds it).")
         ours_curve = np.median([c for _, _, c in results[ours_name]], axis=0)
         for name, runs in list(results.items())[1:]:
             other = np.median([c for _, _, c in runs], axis=0)

@@ -224,3 +224,19 @@ def test_the_benchmark_starts_each_round_with_the_next_contender(monkeypatch, ca
     train.benchmark_training(3, 0, with_torch=True)
     ours, book, torch = "ch04.train_neuralnet", "benchmarks.book_style", "benchmarks.torch_style"
     assert started == [ours, book, torch, book, torch, ours, torch, ours, book]
+
+
+def test_the_benchmark_says_when_it_cannot_time_pytorch(monkeypatch, capsys):
+    from benchmarks import train
+
+    monkeypatch.setattr(train.subprocess, "run",
+                        lambda args, **kwargs: subprocess.CompletedProcess(args, 0, "", ""))
+    monkeypatch.setattr(train.importlib.util, "find_spec", lambda name: None)  # no torch here
+    monkeypatch.setattr(train, "timed_run",
+                        lambda args, cwd, env: (1.0, 100.0, "train acc, test acc | 0.5, 0.5\n"))
+    monkeypatch.setattr(train, "sgemm_gflops", lambda m, k, n: 100.0)
+    assert train.main(["--rounds", "1", "--skip-numerical"]) == 0
+    out = capsys.readouterr().out
+    assert "The book's run, 1 round:" in out
+    assert "PyTorch is not timed: `import torch` fails here" in out
+    assert "| PyTorch" not in out
