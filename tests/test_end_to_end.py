@@ -5,6 +5,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -38,7 +39,7 @@ def test_ctrl_c_stops_the_run_saving_the_plot_and_params(mnist_home, tmp_path, s
         [sys.executable, "-m", "ch04.train_neuralnet", "--no-show", "--seed", "0",
          "--plot", str(tmp_path / "p.png"), "--save-params", str(tmp_path / "p.npz")],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    first_lines = [process.stdout.readline() for _ in range(2)]  # the seed, then iteration 0
+    first_lines = read_lines(process, 2)  # the seed, then iteration 0
     assert first_lines[1].startswith("train acc, test acc | "), first_lines
     process.send_signal(signum)
     stdout, stderr = process.communicate(timeout=120)
@@ -59,13 +60,24 @@ def test_a_reader_that_stops_reading_ends_the_run_quietly_without_saving(mnist_h
              "--plot", str(tmp_path / "p.png")],
             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True) as process:
-        first_lines = [process.stdout.readline() for _ in range(2)]  # seed, iteration 0
+        first_lines = read_lines(process, 2)  # seed, iteration 0
         assert first_lines[1].startswith("train acc, test acc | "), first_lines
         process.stdout.close()
         stderr = process.stderr.read()
         assert process.wait(timeout=120) == 141, stderr
     assert stderr == ""
     assert list(tmp_path.iterdir()) == []  # no plot, and no temporary file either
+
+
+def read_lines(process, count, timeout=300):
+    """The first `count` lines of process's stdout; a run that stops printing is killed, so
+    that the test fails (on the lines it got) instead of waiting forever."""
+    watchdog = threading.Timer(timeout, process.kill)
+    watchdog.start()
+    try:
+        return [process.stdout.readline() for _ in range(count)]
+    finally:
+        watchdog.cancel()
 
 
 def test_the_seeds_training_loop_runs_unchanged_on_our_packages(mnist_home, monkeypatch):

@@ -70,6 +70,10 @@ def test_softmax_is_stable_for_large_inputs():
     np.testing.assert_allclose(softmax(np.array([1000.0, 1000.0])), [0.5, 0.5])
     np.testing.assert_allclose(softmax(np.array([[1010.0, 1000.0, 990.0]])),
                                softmax(np.array([[20.0, 10.0, 0.0]])), rtol=1e-12)
+    # Each row is shifted by its own maximum: one shift for the batch would leave the second
+    # row as exp(-1000), exp(-1001), which are both 0.
+    np.testing.assert_allclose(softmax(np.array([[1000.0, 999.0], [0.0, -1.0]])),
+                               [softmax(np.array([1.0, 0.0]))] * 2, rtol=1e-12)
 
 
 @pytest.mark.parametrize("dtype, big", [(np.float64, 1e308), (np.float32, 3e38)])
@@ -172,6 +176,7 @@ def test_sum_squared_error_accepts_both_label_forms():
     (np.array([0, 1, 2]), r"labels of shape \(3,\) don't match predictions of shape \(2, 3\)"),
     (np.zeros((2, 4)), r"labels of shape \(2, 4\)"),
     (np.array([0.0, 1.0]), r"integer labels must have an integer dtype, got float64"),
+    (np.array([True, False]), r"integer labels must have an integer dtype, got bool"),
 ])
 def test_bad_labels_raise_value_error_naming_shapes_or_values(t, message):
     y = np.full((2, 3), 1 / 3)

@@ -82,10 +82,14 @@ def test_numerical_gradient_training_follows_backprop(small_data):
 
 def test_train_stops_when_the_loss_explodes(small_data):
     history = History()
-    with pytest.raises(TrainingDiverged, match=r"diverged at iteration \d+.*try a smaller one"):
+    with pytest.raises(TrainingDiverged, match=r"diverged at iteration \d+.*try a smaller one"
+                       ) as diverged:
         train(TwoLayerNet(20, 10, 3, rng=0), *small_data, iters=300, batch_size=20, lr=1000,
               rng=1, history=history)
     assert 0 < len(history.train_loss_list) < 300  # it stopped early, and kept the record
+    # Iteration i is the one whose loss gave it away: the losses of 0 .. i - 1 are recorded.
+    assert diverged.value.iteration == len(history.train_loss_list)
+    assert f"at iteration {diverged.value.iteration}:" in str(diverged.value)
 
 
 def test_train_stops_when_the_weights_overflow_before_the_loss_shows_it(small_data):
@@ -121,16 +125,44 @@ def test_background_measurement_sees_the_parameters_as_they_were_at_submit(small
     go, reported = threading.Event(), []
     with Evaluator(*small_data, lambda *accuracies: reported.append(accuracies),
                    in_background=True) as evaluator:
-        measure = evaluator.measure
-        evaluator.measure = lambda params: go.wait() and measure(params)
-        evaluator.submit(net.params)
-        evaluator.report_finished()
-        assert reported == []  # still measuring
-        for value in net.params.values():  # training moves on meanwhile
-            value *= -1
-        go.set()
+        evaluator.measure = held_until(go, evaluator.measure)
+        try:
+            evaluator.submit(net.params)
+            evaluator.report_finished()
+            assert reported == []  # still measuring
+            for value in net.params.values():  # training moves on meanwhile
+                value *= -1
+        finally:
+            go.set()
     assert reported == [expected]  # reported on leaving the with block
     assert expected != (net.accuracy(x_train, t_train), net.accuracy(x_test, t_test))
+
+
+def test_measurements_are_reported_in_the_order_they_were_submitted(small_data):
+    x_train, t_train, x_test, t_test = small_data
+    nets = [TwoLayerNet(20, 10, 3, rng=seed, weight_init_std=1.0) for seed in (0, 1)]
+    expected = [(net.accuracy(x_train, t_train), net.accuracy(x_test, t_test)) for net in nets]
+    assert expected[0] != expected[1]
+    go, reported = threading.Event(), []
+    with Evaluator(*small_data, lambda *accuracies: reported.append(accuracies),
+                   in_background=True) as evaluator:
+        evaluator.measure = held_until(go, evaluator.measure)
+        try:
+            for net in nets:
+                evaluator.submit(net.params)
+        finally:
+            go.set()  # both are still waiting when the with block ends
+    assert reported == expected
+
+
+def held_until(event, measure):
+    """measure, made to wait for `event` first: in a background thread. In the thread that
+    submits, waiting would never end, so it fails instead."""
+    def held(params):
+        assert event.wait(timeout=60), "the measurement was not made in a background thread"
+        return measure(params)
+
+    return held
 
 
 def test_measurements_started_before_a_blow_up_are_kept(small_data):
@@ -177,14 +209,22 @@ def test_train_on_uint8_pixels_equals_train_on_the_scaled_floats():
     assert runs[0] == runs[1]
 
 
-def test_accuracy_equals_network_accuracy_on_floats_and_on_pixels():
+def test_accuracy_of_pixels_equals_network_accuracy_of_the_scaled_floats():
     rng = np.random.default_rng(4)
-    x, t = rng.random((2500, 20), dtype=np.float32), rng.integers(3, size=2500)
     net = TwoLayerNet(20, 10, 3, rng=0, weight_init_std=1.0)
-    assert accuracy(net, x, t) == pytest.approx(net.accuracy(x, t), abs=1e-15)
     # uint8 pixels are measured with W1 / 255, not divided: the same answers here
-    pixels = rng.integers(0, 256, size=(2500, 20), dtype=np.uint8)
+    pixels, t = rng.integers(0, 256, size=(2500, 20), dtype=np.uint8), rng.integers(3, size=2500)
     assert accuracy(net, pixels, t) == net.accuracy(scale_pixels(pixels), t)
+
+
+def test_accuracy_of_pixels_reads_them_as_pixel_over_255_at_a_decision_boundary():
+    # One input, one hidden unit: class 0 wins if sigmoid(pixel / 255) > sigmoid(0.501), which
+    # holds for 128 / 255 = 0.50196 and would not for 128 / 256 = 0.5.
+    c = 1 / (1 + np.exp(-0.501))
+    net = TwoLayerNet.from_params({"W1": np.array([[1.0]]), "b1": np.zeros(1),
+                                   "W2": np.array([[1.0, -1.0]]), "b2": np.array([-c, c])})
+    pixel, label = np.array([[128]], dtype=np.uint8), np.array([0])
+    assert accuracy(net, pixel, label) == net.accuracy(pixel / 255, label) == 1.0
 
 
 def test_train_with_one_hot_labels_equals_train_with_integer_labels(small_data):
@@ -254,12 +294,27 @@ def test_cli_prints_the_books_lines_and_writes_the_plot(fake_mnist, tmp_path, ca
     assert f"final accuracy: train {train_acc:.4f}, test {test_acc:.4f}" in out
 
 
+def test_cli_lines_give_train_then_test_accuracy_of_the_parameters_measured(
+        fake_mnist, tmp_path, capsys):
+    # One update: the book measures right after it, so the per-epoch line and the final
+    # accuracy both belong to the saved parameters, and no extra measurement is made.
+    assert run_cli(tmp_path, "--iters", "1", "--save-params", str(tmp_path / "p.npz")) == 0
+    out = capsys.readouterr().out
+    saved = TwoLayerNet.load(tmp_path / "p.npz")
+    (x_train, t_train), (x_test, t_test) = dataset.datasets()["mnist"][0](normalize=False)
+    train_acc, test_acc = accuracy(saved, x_train, t_train), accuracy(saved, x_test, t_test)
+    assert train_acc != test_acc  # so that their order shows
+    assert f"\ntrain acc, test acc | {train_acc}, {test_acc}\n" in out
+    assert f"\nfinal accuracy: train {train_acc:.4f}, test {test_acc:.4f}\n" in out
+
+
 def test_cli_run_is_repeatable_with_its_seed(fake_mnist, tmp_path, capsys):
     outputs = []
     for _ in range(2):
-        run_cli(tmp_path, "--iters", "30")
+        assert run_cli(tmp_path, "--iters", "30") == 0
         out = capsys.readouterr().out
         outputs.append([line for line in out.splitlines() if line.startswith("train acc")])
+    assert len(outputs[0]) == 3  # iterations 0, 10 and 20
     assert outputs[0] == outputs[1]
 
 
