@@ -257,7 +257,8 @@ def main(argv=None):
     correct, totals = np.diag(confusion), confusion.sum(axis=1)
     accuracy = correct.sum() / totals.sum()
 
-    print(f"{args.params}: a {num_inputs} → {hidden_size} → {num_outputs} network, "
+    # Printed in ASCII (-> for the figure's →), which any terminal's encoding can show.
+    print(f"{args.params}: a {num_inputs} -> {hidden_size} -> {num_outputs} network, "
           f"on the {len(t_test)} {args.dataset} test images")
     width = max(len("class"), *map(len, spec.class_names))
     print(f"{'class':<{width}}  correct/total  accuracy")
@@ -269,9 +270,9 @@ def main(argv=None):
         others = " or ".join(name for name in datasets if name != args.dataset)
         print(f"that is close to the {1 / num_classes:.2f} of guessing: were these parameters "
               f"trained with --dataset {others}?")
-    print("most frequent mistakes, true → predicted:")
+    print("most frequent mistakes, true -> predicted:")
     for i, j, n in most_confused(confusion):
-        print(f"  {spec.class_names[i]} → {spec.class_names[j]}: {n}")
+        print(f"  {spec.class_names[i]} -> {spec.class_names[j]}: {n}")
 
     fig = plot_inspection(network.params["W1"], x_test.reshape(-1, *spec.image_shape), t_test,
                           y, confusion, spec.class_names,

@@ -46,6 +46,10 @@ def run_main(main):
     # found each file, and which sources it could not reach on the way.
     logging.basicConfig(format="%(message)s")
     logging.getLogger("dataset").setLevel(logging.INFO)
+    # A path that stdout's encoding can't show (say, output sent to a file on Windows, in
+    # cp1252) is printed with escapes, as stderr does, instead of ending the run in a traceback.
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="backslashreplace")
     try:
         status = main()
         sys.stdout.flush()  # now, so that a broken pipe shows here and not at exit

@@ -79,6 +79,14 @@ def test_commands_show_the_data_loaders_news_and_the_library_does_not(command, s
     assert (result.returncode, result.stderr) == (0, stderr)
 
 
+def test_a_name_stdout_cannot_encode_is_printed_with_escapes_not_a_traceback():
+    code = "from common.cli import run_main\nrun_main(lambda: print('saved to r\\xe9sum\\xe9.png'))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60,
+                            env=dict(os.environ, PYTHONIOENCODING="ascii"))
+    assert (result.returncode, result.stdout, result.stderr) == (
+        0, b"saved to r\\xe9sum\\xe9.png\n", b"")
+
+
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
 @pytest.mark.parametrize("script", ["ch04.gradient_1d", "ch04.gradient_method"])
 def test_output_to_a_full_disk_ends_with_one_line_and_status_1(tmp_path, script):

@@ -1,7 +1,9 @@
 """inspect_net: the confusion matrix and its summaries by hand, and the script run headless on
 synthetic data, on real MNIST after a short training run, and on bad parameter files."""
 
+import io
 import re
+import sys
 
 import matplotlib
 import numpy as np
@@ -202,9 +204,19 @@ def test_main_prints_each_class_and_the_accuracy_and_writes_the_png(fake_data, t
     assert 0.3 < accuracy < 1  # some mistakes to draw
     assert f"test accuracy {accuracy:.4f} ({round(accuracy * 200)}/200 correct)" in out
     assert sum(int(row[1]) for row in rows) == round(accuracy * 200)
-    assert "most frequent mistakes, true → predicted:" in out
+    assert "most frequent mistakes, true -> predicted:" in out
     assert (tmp_path / "x.png").read_bytes().startswith(PNG_SIGNATURE)
     assert f"plot saved to {(tmp_path / 'x.png').resolve()}" in out
+
+
+def test_main_prints_only_ascii_which_any_terminal_can_show(fake_data, tmp_path, monkeypatch):
+    # On Windows, output sent to a file is encoded as cp1252, which has no →.
+    save_trained(tmp_path / "p.npz", fake_data)
+    stdout = io.TextIOWrapper(io.BytesIO(), encoding="ascii")
+    monkeypatch.setattr(sys, "stdout", stdout)
+    assert run_main(tmp_path, tmp_path / "p.npz") == 0
+    stdout.flush()
+    assert b"most frequent mistakes, true -> predicted:" in stdout.buffer.getvalue()
 
 
 def test_main_names_the_classes_of_fashion_mnist(fake_data, tmp_path, capsys):
