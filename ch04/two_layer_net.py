@@ -19,6 +19,7 @@ Left out on purpose: layers as classes, other optimisers, weight decay (chapters
 """
 
 import os
+import stat
 import zipfile
 
 import numpy as np
@@ -56,6 +57,11 @@ def _check_input(x, num_inputs):
                 if x.ndim > 2 else "")
         raise ValueError(f"x has shape {x.shape}, but this network takes {num_inputs} inputs per "
                          f"example, as (N, {num_inputs}) or ({num_inputs},){hint}")
+
+
+def _open_without_waiting(path, flags):
+    """os.open for open(opener=...): a named pipe opens at once (O_NONBLOCK, where there is one)."""
+    return os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
 
 
 def _is_positive_integer(n):
@@ -250,18 +256,20 @@ class TwoLayerNet:
         Raises OSError if the file can't be read, and ValueError, naming the file, if it doesn't
         hold a TwoLayerNet's parameters.
         """
-        # Checked before opening: /dev/zero would be read forever, a pipe would wait for a writer.
-        if os.path.exists(path) and not (os.path.isfile(path) or os.path.isdir(path)):
-            raise ValueError(f"{path} is not a file of saved parameters")
-        with open(path, "rb") as f:  # OSError if it is missing or a folder
+        # OSError if it is missing or a folder. A named pipe opens without waiting for a writer,
+        # and everything below reads the file that was opened and checked, not the path again.
+        with open(path, "rb", opener=_open_without_waiting) as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # /dev/zero would never end
+                raise ValueError(f"{path} is not a file of saved parameters")
             if not zipfile.is_zipfile(f):  # a .npy, a text file, an empty one...
                 raise ValueError(f"{path} is not an .npz file of saved parameters")
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                missing = [name for name in PARAM_NAMES if name not in data.files]
-                params = {name: data[name] for name in PARAM_NAMES if name not in missing}
-        except (zipfile.BadZipFile, EOFError, ValueError) as e:  # a damaged archive or array
-            raise ValueError(f"{path} is damaged: {e}") from e
+            f.seek(0)
+            try:
+                with np.load(f, allow_pickle=False) as data:
+                    missing = [name for name in PARAM_NAMES if name not in data.files]
+                    params = {name: data[name] for name in PARAM_NAMES if name not in missing}
+            except (zipfile.BadZipFile, EOFError, ValueError) as e:  # a damaged archive or array
+                raise ValueError(f"{path} is damaged: {e}") from e
         if missing:
             raise ValueError(f"{path} is not a saved TwoLayerNet: it lacks {', '.join(missing)}")
         # np.load gives the raw bytes of a member that is not .npy data.
