@@ -21,7 +21,6 @@ one-element-at-a-time loop, over the same loss as the fast method's, TwoLayerNet
 """
 
 import argparse
-import importlib.util
 import os
 import platform
 import re
@@ -189,7 +188,9 @@ def main(argv=None):
           f"{time.strftime('%Y-%m-%d')}\n")
 
     if not args.skip_training:
-        with_torch = importlib.util.find_spec("torch") is not None
+        # Tried in a child: a broken install fails there, and torch stays out of this process.
+        with_torch = subprocess.run([sys.executable, "-c", "import torch"],
+                                    capture_output=True).returncode == 0
         results = benchmark_training(args.rounds, args.seed, with_torch)
         ours_name = next(iter(results))
         ours_wall = statistics.median(w for w, _, _ in results[ours_name])
@@ -212,7 +213,8 @@ def main(argv=None):
             other = np.median([c for _, _, c in runs], axis=0)
             print(f"\nPer-epoch test accuracy, ours minus {name.split(' (')[0]}: largest gap "
                   f"{np.max(np.abs(ours_curve - other)) * 100:.2f} points "
-                  f"(medians over the rounds, {len(other)} epochs)")
+                  f"({'medians over the rounds' if args.rounds > 1 else '1 round'}, "
+                  f"{len(other)} epochs)")
 
         train_flops, eval_flops = run_flops()
         flops = train_flops + eval_flops

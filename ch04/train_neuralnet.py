@@ -280,8 +280,9 @@ def plot_history(history, title=""):
         ax_loss.fill_between(np.arange(len(groups)) * step + step / 2, groups.min(axis=1),
                              groups.max(axis=1), color="C0", alpha=0.3, linewidth=0,
                              label="mini-batch loss")
-    else:
-        ax_loss.plot(loss, color="C0", alpha=0.3, label="mini-batch loss")
+    else:  # with a marker, so that the loss of a one-iteration run shows
+        ax_loss.plot(loss, color="C0", alpha=0.3, marker="." if len(loss) == 1 else None,
+                     label="mini-batch loss")
     window = min(100, len(loss) // 2)  # at least two means for a line, in a short run too
     if window > 1:
         smooth = np.convolve(loss, np.ones(window) / window, mode="valid")
@@ -354,6 +355,11 @@ def parse_args(argv=None):
     return args
 
 
+def iterations(count):
+    """'1 iteration', '2 iterations', ..."""
+    return f"{count} iteration{'' if count == 1 else 's'}"
+
+
 def physical_memory():
     """This machine's memory in bytes, or None where the OS doesn't say (e.g. Windows)."""
     try:
@@ -410,7 +416,7 @@ def run(args):
               on_epoch=print_line, progress=progress, evaluate_in_background=ONE_BLAS_THREAD)
     except KeyboardInterrupt:
         status = EXIT_INTERRUPTED
-        stopped = f"interrupted after {len(history.train_loss_list)} iterations"
+        stopped = f"interrupted after {iterations(len(history.train_loss_list))}"
     except TrainingDiverged as e:
         status, stopped = 1, str(e)
     elapsed = time.perf_counter() - start
@@ -440,7 +446,7 @@ def run(args):
         print("interrupted while saving; saved first", file=sys.stderr)
 
     each = f" ({elapsed / done * 1e3:.2f} ms each)" if done else ""
-    print(f"{done} iteration{'' if done == 1 else 's'} in {elapsed:.1f} s{each}, seed {seed}")
+    print(f"{iterations(done)} in {elapsed:.1f} s{each}, seed {seed}")
     if trained:
         if not final:  # measured already, after the last update
             final = history.train_acc_list[-1], history.test_acc_list[-1]

@@ -12,9 +12,9 @@ the status a shell reports for them (141), and writes nothing more: no half-run 
 earlier one. Any other OSError that reaches it, such as its output going to a full disk, ends it
 the same way but with one line on stderr and status 1.
 
-A command shows warnings, and the data loader's news (which source a first load took each
-file from, and which it could not reach), as plain lines on stderr. The library alone logs them
-without showing any but the warnings, as Python's logging does by default.
+A command shows the data loader's news (which source a first load took each file from, and
+which it could not reach) as plain lines on stderr. The library alone logs them without showing
+any but the warnings, as Python's logging does by default.
 
 Ctrl-C ends a command with "interrupted" and status 130, and so does SIGTERM (what `kill` and
 `timeout` send), which is turned into the same KeyboardInterrupt: without that, Python would
@@ -42,16 +42,13 @@ def run_main(main):
                       and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
     if handle_sigterm:
         signal.signal(signal.SIGTERM, sigterm_as_ctrl_c)
-    # Warnings as plain lines on stderr, and the data loader's news too: where a first load
-    # found each file, and which sources it could not reach on the way.
-    logging.basicConfig(format="%(message)s")
-    logging.getLogger("dataset").setLevel(logging.INFO)
     # A path that stdout's encoding can't show (say, output sent to a file on Windows, in
     # cp1252) is printed with escapes, as stderr does, instead of ending the run in a traceback.
-    if hasattr(sys.stdout, "reconfigure"):
+    if getattr(sys.stdout, "errors", None) == "strict" and hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(errors="backslashreplace")
     try:
-        status = main()
+        with data_loader_news():
+            status = main()
         sys.stdout.flush()  # now, so that a broken pipe shows here and not at exit
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -71,6 +68,23 @@ def run_main(main):
         if handle_sigterm:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
     sys.exit(status)
+
+
+@contextlib.contextmanager
+def data_loader_news():
+    """Within the block, the data loader's INFO lines show on stderr: where a first load found
+    each file, and which sources it could not reach on the way. Afterwards (for a program that
+    calls run_main, such as IPython's %run), the loader is quiet again."""
+    logger = logging.getLogger("dataset")
+    handler, level = logging.StreamHandler(), logger.level
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def sigterm_as_ctrl_c(signum, frame):
@@ -93,10 +107,10 @@ def positive(kind):
         except ValueError:
             raise argparse.ArgumentTypeError(
                 f"expected a positive {kind.__name__}, got {text!r}") from None
-        if not math.isfinite(value):  # 1e400 is read as inf
-            raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
-        if not value > 0:
+        if not value > 0:  # also nan
             raise argparse.ArgumentTypeError(f"must be a positive {kind.__name__}, got {text}")
+        if value == math.inf:  # so is 1e400, once read
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
         return value
 
     return parse

@@ -127,7 +127,7 @@ def class_indices(t, y_shape):
     → integer array with shape y_shape[:-1].
     Raises ValueError, naming the shapes or the values, when t fits neither form.
     """
-    t = np.asarray(t)
+    t, y_shape = np.asarray(t), tuple(y_shape)
     if len(y_shape) == 0:
         raise ValueError("predictions need a class axis, shape (C,) or (N, C), got a scalar")
     shape, num_classes = y_shape[:-1], y_shape[-1]

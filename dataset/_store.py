@@ -445,8 +445,9 @@ def load_file(spec, file, folder, sources, reported):
 
 def failure_level(error):
     """How loudly to log a source's failure: DEBUG for a file that isn't there (the usual case
-    for folders), INFO for a source that can't be reached (as mirrors can't be from a machine
-    that reaches only the package registries), WARNING for wrong or damaged data."""
+    for folders); INFO for a source that can't deliver, an OSError such as no connection (as
+    mirrors have none from a machine that reaches only the package registries), an HTTP error or
+    a download cut short; WARNING for data that arrived wrong or damaged, a ValueError."""
     if isinstance(error, FileNotFoundError):
         return logging.DEBUG
     return logging.WARNING if isinstance(error, ValueError) else logging.INFO

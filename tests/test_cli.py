@@ -3,7 +3,6 @@ when its output's reader goes away."""
 
 import argparse
 import gc
-import logging
 import os
 import subprocess
 import sys
@@ -13,15 +12,6 @@ import warnings
 import pytest
 
 from common.cli import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, positive, random_seed, run_main
-
-
-@pytest.fixture(autouse=True)
-def _dataset_log_level():
-    """run_main turns on the data loader's INFO messages: not for the tests that follow."""
-    logger = logging.getLogger("dataset")
-    level = logger.level
-    yield
-    logger.setLevel(level)
 
 
 @pytest.mark.parametrize("status", [0, 2])
@@ -69,9 +59,15 @@ def test_a_closed_stdout_ends_the_program_quietly_with_status_141():
     ("from common.cli import run_main\n"
      "run_main(lambda: logging.getLogger('dataset._store').info('a: checked, from b') or 0)",
      "a: checked, from b\n"),
-    # ...but the library itself, as used in a REPL, prints nothing below a warning.
-    ("logging.getLogger('dataset._store').info('a: checked, from b')\n"
+    # ...but the library itself, as used in a REPL, prints nothing below a warning,
+    ("import dataset.mnist\n"
+     "logging.getLogger('dataset._store').info('a: checked, from b')\n"
      "logging.getLogger('dataset._store').warning('cache c is unusable')", "cache c is unusable\n"),
+    # ...nor after a command was run in the same program, as IPython's %run does.
+    ("import contextlib\nfrom common.cli import run_main\n"
+     "with contextlib.suppress(SystemExit):\n"
+     "    run_main(lambda: logging.getLogger('dataset._store').info('during') or 0)\n"
+     "logging.getLogger('dataset._store').info('after')", "during\n"),
 ])
 def test_commands_show_the_data_loaders_news_and_the_library_does_not(command, stderr):
     result = subprocess.run([sys.executable, "-c", "import logging\n" + command],
@@ -79,12 +75,18 @@ def test_commands_show_the_data_loaders_news_and_the_library_does_not(command, s
     assert (result.returncode, result.stderr) == (0, stderr)
 
 
-def test_a_name_stdout_cannot_encode_is_printed_with_escapes_not_a_traceback():
-    code = "from common.cli import run_main\nrun_main(lambda: print('saved to r\\xe9sum\\xe9.png'))"
+@pytest.mark.parametrize("encoding, name, printed", [
+    # A name stdout's encoding can't show is printed with escapes, not a traceback...
+    ("ascii", r"r\xe9sum\xe9.png", rb"r\xe9sum\xe9.png"),
+    # ...and one that Python read from undecodable bytes is printed as those bytes, as before.
+    ("utf-8:surrogateescape", r"caf\udce9.png", b"caf\xe9.png"),
+])
+def test_names_stdout_cannot_encode_are_printed_without_a_traceback(encoding, name, printed):
+    code = f"from common.cli import run_main\nrun_main(lambda: print('saved to {name}'))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60,
-                            env=dict(os.environ, PYTHONIOENCODING="ascii"))
+                            env=dict(os.environ, PYTHONIOENCODING=encoding))
     assert (result.returncode, result.stdout, result.stderr) == (
-        0, b"saved to r\\xe9sum\\xe9.png\n", b"")
+        0, b"saved to " + printed + b"\n", b"")
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
@@ -143,6 +145,10 @@ def test_positive_accepts_positive_numbers(kind, text, value):
     assert positive(kind)(text) == value
 
 
+def test_positive_int_takes_any_size():  # Python's ints have no inf to refuse
+    assert positive(int)("1" + "0" * 400) == 10**400
+
+
 @pytest.mark.parametrize("kind, text, message", [
     (int, "0", "must be a positive int, got 0"),
     (int, "-2", "must be a positive int, got -2"),
@@ -150,7 +156,9 @@ def test_positive_accepts_positive_numbers(kind, text, value):
     (float, "0", "must be a positive float, got 0"),
     (float, "inf", "must be a finite number, got inf"),
     (float, "1e400", "must be a finite number, got 1e400"),  # too large: read as inf
-    (float, "nan", "must be a finite number, got nan"),
+    (float, "-inf", "must be a positive float, got -inf"),  # not "finite": that is not enough
+    (float, "-1e400", "must be a positive float, got -1e400"),
+    (float, "nan", "must be a positive float, got nan"),
     (float, "fast", "expected a positive float, got 'fast'"),
 ])
 def test_positive_rejects_other_values_naming_them(kind, text, message):
@@ -237,9 +245,10 @@ def test_the_benchmark_starts_each_round_with_the_next_contender(monkeypatch, ca
 def test_the_benchmark_says_when_it_cannot_time_pytorch(monkeypatch, capsys):
     from benchmarks import train
 
-    monkeypatch.setattr(train.subprocess, "run",
-                        lambda args, **kwargs: subprocess.CompletedProcess(args, 0, "", ""))
-    monkeypatch.setattr(train.importlib.util, "find_spec", lambda name: None)  # no torch here
+    def run(args, **kwargs):  # python -m dataset.mnist works; python -c "import torch" fails
+        return subprocess.CompletedProcess(args, int(args[1:] == ["-c", "import torch"]), "", "")
+
+    monkeypatch.setattr(train.subprocess, "run", run)
     monkeypatch.setattr(train, "timed_run",
                         lambda args, cwd, env: (1.0, 100.0, "train acc, test acc | 0.5, 0.5\n"))
     monkeypatch.setattr(train, "sgemm_gflops", lambda m, k, n: 100.0)
@@ -248,3 +257,4 @@ def test_the_benchmark_says_when_it_cannot_time_pytorch(monkeypatch, capsys):
     assert "The book's run, 1 round:" in out
     assert "PyTorch is not timed: `import torch` fails here" in out
     assert "| PyTorch" not in out
+    assert "largest gap 0.00 points (1 round, 1 epochs)" in out

@@ -170,6 +170,12 @@ def test_sum_squared_error_accepts_both_label_forms():
     assert sum_squared_error(y, one_hot(t, 3, np.float64)) == pytest.approx(expected, rel=1e-12)
 
 
+def test_class_indices_reads_one_hot_rows_and_passes_integer_labels():
+    one_hot_rows = np.array([[0.1, 0.7, 0.2], [0.9, 0.05, 0.05]])  # largest entry: the class
+    np.testing.assert_array_equal(class_indices(one_hot_rows, (2, 3)), [1, 0])
+    np.testing.assert_array_equal(class_indices(np.array([2, 0]), [2, 3]), [2, 0])  # any sequence
+
+
 @pytest.mark.parametrize("t, message", [
     (np.array([0, 3]), r"labels must lie in \[0, 2\] for 3 classes, got 3"),
     (np.array([0, -1]), r"got -1"),

@@ -331,7 +331,7 @@ def test_cli_quiet_prints_only_the_summary(fake_mnist, tmp_path, capsys):
     (["--batch-size", "0"], "argument --batch-size: must be a positive int, got 0"),
     (["--batch-size", "1001"], "--batch-size: 1001 is larger than the mnist training set (1000"),
     (["--lr", "-1"], "argument --lr: must be a positive float, got -1"),
-    (["--lr", "nan"], "argument --lr: must be a finite number, got nan"),
+    (["--lr", "nan"], "argument --lr: must be a positive float, got nan"),
     (["--lr", "1e400"], "argument --lr: must be a finite number, got 1e400"),
     (["--hidden-size", "0"], "argument --hidden-size: must be a positive int, got 0"),
     (["--seed", "-3"], "argument --seed: must be 0 or more, got -3"),
@@ -404,6 +404,13 @@ def test_plot_draws_the_running_mean_of_the_loss_also_for_a_short_run(iters, win
     assert mean.get_label() == f"mean of the last {window}"
     assert len(mean.get_xdata()) == iters - window + 1 >= 2  # a line, not a lone point
     np.testing.assert_allclose(mean.get_ydata()[0], np.mean(losses[:window]))
+
+
+def test_plot_shows_the_loss_of_a_one_iteration_run():
+    fig = plot_history(History(train_loss_list=[2.3], train_acc_list=[0.1], test_acc_list=[0.1],
+                               iter_per_epoch=600))
+    (loss,) = fig.axes[1].get_lines()  # no mean of one
+    assert loss.get_marker() not in ("None", "", " ")  # a line of one point is invisible
 
 
 def test_cli_divergence_exits_1_with_a_message_and_the_plot(fake_mnist, tmp_path, capsys):
