@@ -165,12 +165,12 @@ def test_simplenet_accepts_integer_and_one_hot_labels_alike():
     assert net.loss(x, 2) == net.loss(x, np.array([0, 0, 1]))
 
 
-def test_simplenet_copies_W_as_float64():
-    W = [[1, 2, 3], [4, 5, 6]]
+@pytest.mark.parametrize("W", [[[1, 2, 3], [4, 5, 6]], np.ones((2, 3))], ids=["list", "array"])
+def test_simplenet_copies_W_as_float64(W):
     net = gradient_simplenet.SimpleNet(W)
     assert net.W.dtype == np.float64
     net.W[0, 0] = 10
-    assert W[0][0] == 1
+    assert W[0][0] == 1  # the caller's W, list or float64 array, is not the network's
 
 
 def test_simplenet_same_seed_same_weights():
@@ -205,6 +205,33 @@ def test_gradient_simplenet_main_is_reproducible(capsys):
     assert gradient_simplenet.main(["--seed", "3"]) == 0
     assert capsys.readouterr().out == first
     assert "dW =" in first
+
+
+def test_gradient_simplenet_takes_a_seed_or_the_books_weights_not_both(capsys):
+    with pytest.raises(SystemExit) as exc:
+        gradient_simplenet.main(["--book-weights", "--seed", "5"])
+    assert exc.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_a_png_name_is_accepted_in_capitals(tmp_path, capsys):
+    assert gradient_1d.main(["--plot", str(tmp_path / "FIG.PNG"), "--no-show"]) == 0
+    assert (tmp_path / "FIG.PNG").read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_show_figure_opens_no_window_with_no_show_and_closes_the_figure(monkeypatch):
+    # When pyplot is loaded anyway (a notebook, or a script run in-process), --no-show still
+    # means no window, and the figure is not kept open by pyplot.
+    import matplotlib.pyplot as plt
+
+    from ch04._figures import show_figure
+
+    fig = plt.figure()
+    monkeypatch.setattr(type(fig.canvas), "required_interactive_framework", "qt")  # a GUI
+    monkeypatch.setattr(plt, "show", lambda *args, **kwargs: pytest.fail("opened a window"))
+    assert plt.fignum_exists(fig.number)
+    show_figure(fig, no_show=True)
+    assert not plt.fignum_exists(fig.number)
 
 
 def test_gradient_simplenet_rejects_a_negative_seed(capsys):

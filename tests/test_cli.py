@@ -4,6 +4,7 @@ when its output's reader goes away."""
 import argparse
 import gc
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -11,7 +12,14 @@ import warnings
 
 import pytest
 
-from common.cli import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, positive, random_seed, run_main
+from common.cli import (
+    EXIT_BROKEN_PIPE,
+    EXIT_INTERRUPTED,
+    positive,
+    random_seed,
+    run_main,
+    sigterm_as_ctrl_c,
+)
 
 
 @pytest.mark.parametrize("status", [0, 2])
@@ -19,6 +27,28 @@ def test_run_main_exits_with_mains_status(status):
     with pytest.raises(SystemExit) as exit_info:
         run_main(lambda: status)
     assert exit_info.value.code == status
+
+
+def test_run_main_handles_sigterm_only_while_it_runs_and_only_if_no_one_else_does():
+    def sigterm_during_main():
+        return 0 if signal.getsignal(signal.SIGTERM) is sigterm_as_ctrl_c else 3
+
+    def callers_handler(signum, frame):
+        pass
+
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        with pytest.raises(SystemExit) as exit_info:  # as Ctrl-C while main runs...
+            run_main(sigterm_during_main)
+        assert exit_info.value.code == 0
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # ...and as it was after
+        signal.signal(signal.SIGTERM, callers_handler)
+        with pytest.raises(SystemExit) as exit_info:  # a caller's own handler is left alone
+            run_main(lambda: 0 if signal.getsignal(signal.SIGTERM) is callers_handler else 3)
+        assert exit_info.value.code == 0
+        assert signal.getsignal(signal.SIGTERM) is callers_handler
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def test_run_main_works_outside_the_main_thread():

@@ -71,6 +71,23 @@ def test_check_writable_follows_a_link_into_a_missing_folder(tmp_path):
         check_writable(link, "figure")
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="no /proc here")
+def test_check_writable_tries_the_target_folder_itself():
+    # /proc is a folder in which no one, not even root, can create a file: the scratch file
+    # must be tried there, not in some other folder such as the system's temporary one.
+    with pytest.raises(OSError, match="cannot write the figure /proc/figure.png"):
+        check_writable("/proc/figure.png", "figure")
+
+
+@needs_fifo
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root may write anything")
+def test_check_writable_refuses_a_named_pipe_it_may_not_write(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo, 0o444)
+    with pytest.raises(OSError, match="permission denied"):
+        check_writable(fifo, "figure")
+
+
 @needs_fifo
 def test_check_writable_accepts_a_named_pipe_without_opening_it(tmp_path):
     # Opening it would wait for a reader, or end a reader's input when closed again.

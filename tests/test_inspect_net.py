@@ -13,6 +13,8 @@ from matplotlib.text import Text
 import dataset
 from ch04.inspect_net import (
     MAX_UNITS,
+    _mistake_title,
+    _tile_axes,
     confusion_matrix,
     draw_weights,
     grid_shape,
@@ -109,6 +111,45 @@ def test_most_confused_lists_the_largest_off_diagonal_counts():
     assert most_confused(confusion, 3) == [(0, 2, 7), (2, 0, 7), (0, 1, 2)]
     assert most_confused(confusion, 10) == [(0, 2, 7), (2, 0, 7), (0, 1, 2), (2, 1, 1)]
     assert most_confused(np.diag([5, 5]), 3) == []
+
+
+def test_ties_keep_the_datas_order_also_in_large_arrays():
+    # NumPy's default sort keeps ties in order for a few elements only: these are large.
+    assert most_confused(np.full((10, 10), 3), 5) == [(0, j, 3) for j in range(1, 6)]
+    t = np.zeros(300, dtype=int)
+    sure = np.random.default_rng(0).choice([0.6, 0.7, 0.8], 300)  # all wrong, in three ties
+    y = np.stack([1 - sure, sure], axis=1)
+    expected = np.concatenate([np.flatnonzero(sure == p) for p in (0.8, 0.7, 0.6)])
+    np.testing.assert_array_equal(misclassified(t, y), expected)
+
+
+def test_mistake_titles_round_down_and_split_long_names():
+    assert _mistake_title("4", "9", 0.9997) == "true 4 → pred 9\n(99.9%)"  # not a sure 100%
+    assert _mistake_title("T-shirt/top", "Ankle boot", 0.5) == (
+        "true T-shirt/top\n→ pred Ankle boot\n(50.0%)")
+
+
+def test_tiles_beyond_the_count_are_hidden():
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    tiles = _tile_axes(fig, 7, aspect=2.0)  # a grid of 2 × 4
+    assert len(tiles) == 7
+    assert [ax.axison for ax in fig.axes] == [True] * 7 + [False]
+
+
+def test_the_mistakes_title_counts_all_of_them_not_only_those_drawn():
+    import matplotlib.pyplot as plt
+
+    t = np.zeros(30, dtype=int)
+    y = one_hot(np.ones(30, dtype=int), 10)  # 30 mistakes, of which 20 are drawn
+    fig = plot_inspection(np.zeros((784, 3)), np.zeros((30, 28, 28)), t, y,
+                          confusion_matrix(t, y, 10), MNIST.class_names)
+    try:
+        assert any(text.startswith("The 20 mistakes the network was surest of, of 30:")
+                   for text in texts(fig))
+    finally:
+        plt.close(fig)
 
 
 @pytest.mark.parametrize("count, aspect, shape", [
@@ -238,6 +279,19 @@ def test_main_suggests_the_other_dataset_when_accuracy_is_near_guessing(fake_dat
     TwoLayerNet(784, 5, 10, rng=0).save(tmp_path / "untrained.npz")
     assert run_main(tmp_path, tmp_path / "untrained.npz") == 0
     assert "were these parameters trained with --dataset fashion-mnist?" in capsys.readouterr().out
+
+
+def test_main_suggests_the_other_dataset_below_twice_the_accuracy_of_guessing(
+        fake_data, tmp_path, capsys, monkeypatch):
+    (_, t_test) = fake_data[1]
+    right = np.arange(len(t_test)) < 0.15 * len(t_test)  # 15%: below 2 / 10, above 1 / 10
+    predicted = np.where(right, t_test, (t_test + 1) % 10)
+    monkeypatch.setattr(TwoLayerNet, "predict", lambda self, x: one_hot(predicted, 10))
+    TwoLayerNet(784, 5, 10, rng=0).save(tmp_path / "p.npz")
+    assert run_main(tmp_path, tmp_path / "p.npz") == 0
+    out = capsys.readouterr().out
+    assert "test accuracy 0.1500" in out
+    assert "were these parameters trained with --dataset fashion-mnist?" in out
 
 
 def test_main_returns_1_when_the_dataset_cannot_be_loaded(tmp_path, capsys, monkeypatch):

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -369,10 +370,13 @@ def test_cli_refuses_the_same_file_for_the_plot_and_the_parameters(fake_mnist, t
                                                                    monkeypatch):
     monkeypatch.setattr(train_neuralnet, "train", lambda *a, **k: pytest.fail("trained anyway"))
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit) as exc:
-        main(["--no-show", "--plot", "same.png", "--save-params", "./same.png"])
-    assert exc.value.code == 2
-    assert "--save-params same.png is the --plot file too" in capsys.readouterr().err
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.png").symlink_to("same.png")
+    for same in ["./same.png", "sub/../same.png", "link.png"]:
+        with pytest.raises(SystemExit) as exc:
+            main(["--no-show", "--plot", "same.png", "--save-params", same])
+        assert exc.value.code == 2
+        assert f"--save-params {Path(same)} is the --plot file too" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("hidden_size", ["99999999999", "99999999999999999999"])
@@ -385,6 +389,37 @@ def test_cli_refuses_a_network_too_big_for_the_memory(fake_mnist, capsys, monkey
     assert exc.value.code == 2
     assert (f"argument --hidden-size: {hidden_size} hidden units need about"
             in capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("dtype, hidden_size, fits", [
+    # 8 bytes per weight and 795 weights per hidden unit (784 in, 10 out, and the biases):
+    # 8 GiB hold about 337,700 float32 units, and half as many float64 ones.
+    ("float32", 330_000, True), ("float32", 345_000, False),
+    ("float64", 165_000, True), ("float64", 172_000, False),
+])
+def test_cli_memory_check_counts_every_weight_in_its_dtype(fake_mnist, monkeypatch, capsys,
+                                                           dtype, hidden_size, fits):
+    monkeypatch.setattr(train_neuralnet, "physical_memory", lambda: 8 * 2**30)
+    args = ["--dtype", dtype, "--hidden-size", str(hidden_size)]
+    if fits:
+        assert train_neuralnet.parse_args(args).hidden_size == hidden_size
+    else:
+        with pytest.raises(SystemExit):
+            train_neuralnet.parse_args(args)
+        assert "hidden units need about" in capsys.readouterr().err
+
+
+def test_cli_takes_the_data_set_it_is_given(monkeypatch):
+    loaders = {name: (lambda **kwargs: None, FakeSpec(name=name))
+               for name in ("mnist", "fashion-mnist")}
+    monkeypatch.setattr(dataset, "datasets", lambda: loaders)
+    for name in loaders:
+        args = train_neuralnet.parse_args(["--dataset", name])
+        assert (args.loader, args.spec) == loaders[name]
+
+
+def test_cli_allows_a_batch_of_the_whole_training_set(fake_mnist):
+    assert train_neuralnet.parse_args(["--batch-size", "1000"]).batch_size == 1000
 
 
 def test_cli_allows_a_network_that_fits(fake_mnist, monkeypatch):
