@@ -98,6 +98,20 @@ def benchmark_training(rounds, seed, with_torch):
     return results
 
 
+def why_torch_fails(timeout=300):
+    """Why `import torch` fails here (its error's last line), or "" if it works. Tried in a
+    child, so that a broken install fails there and torch stays out of this process."""
+    try:
+        result = subprocess.run([sys.executable, "-c", "import torch"], capture_output=True,
+                                text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return f"it took more than {timeout} s"
+    if result.returncode == 0:
+        return ""
+    lines = result.stderr.strip().splitlines()
+    return lines[-1] if lines else f"status {result.returncode}"
+
+
 def sgemm_gflops(m, k, n, repeats=15):
     """This machine's float32 matrix-product speed for (m, k) @ (k, n), in GFLOP/s."""
     rng = np.random.default_rng(0)
@@ -188,10 +202,8 @@ def main(argv=None):
           f"{time.strftime('%Y-%m-%d')}\n")
 
     if not args.skip_training:
-        # Tried in a child: a broken install fails there, and torch stays out of this process.
-        with_torch = subprocess.run([sys.executable, "-c", "import torch"],
-                                    capture_output=True).returncode == 0
-        results = benchmark_training(args.rounds, args.seed, with_torch)
+        torch_missing = why_torch_fails()
+        results = benchmark_training(args.rounds, args.seed, with_torch=not torch_missing)
         ours_name = next(iter(results))
         ours_wall = statistics.median(w for w, _, _ in results[ours_name])
         ours_rss = statistics.median(r for _, r, _ in results[ours_name])
@@ -206,8 +218,8 @@ def main(argv=None):
             acc = statistics.median(c[-1] for _, _, c in runs)
             print(f"| {name} | {wall:.2f} s | {wall / ours_wall:.2f}× | {rss:.0f} MB | "
                   f"{ours_rss / rss:.2f}× | {acc:.4f} |")
-        if not with_torch:
-            print("\nPyTorch is not timed: `import torch` fails here (pip install torch adds it).")
+        if torch_missing:
+            print(f"\nPyTorch is not timed: `import torch` fails here ({torch_missing}).")
         ours_curve = np.median([c for _, _, c in results[ours_name]], axis=0)
         for name, runs in list(results.items())[1:]:
             other = np.median([c for _, _, c in runs], axis=0)

@@ -40,6 +40,7 @@ import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -340,8 +341,9 @@ def parse_args(argv=None):
         args.spec.class_names)
     needed, memory = 8 * weights * np.dtype(args.dtype).itemsize, physical_memory()
     if memory is not None and needed > memory:
+        gigabytes = Decimal(needed) / 10**9  # a float would overflow for a 400-digit size
         parser.error(f"argument --hidden-size: {args.hidden_size} hidden units need about "
-                     f"{needed / 1e9:.3g} GB, more than this machine's {memory / 1e9:.3g} GB")
+                     f"{gigabytes:.3g} GB, more than this machine's {memory / 1e9:.3g} GB")
     check_figure_path(parser, args.plot)
     if args.save_params is not None:
         try:
@@ -454,8 +456,7 @@ def run(args):
     print(f"plot saved to {args.plot.resolve()}")
     if save_params:
         print(f"parameters saved to {args.save_params.resolve()}")
-    if status == 0:
-        show_figure(fig, args.no_show)
+    show_figure(fig, args.no_show or status != 0)  # and closes it, also after a failed run
     return status
 
 

@@ -21,6 +21,7 @@ Left out on purpose: layers as classes, other optimisers, weight decay (chapters
 import os
 import stat
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -268,7 +269,8 @@ class TwoLayerNet:
                 with np.load(f, allow_pickle=False) as data:
                     missing = [name for name in PARAM_NAMES if name not in data.files]
                     params = {name: data[name] for name in PARAM_NAMES if name not in missing}
-            except (zipfile.BadZipFile, EOFError, ValueError) as e:  # a damaged archive or array
+            # A damaged archive, compressed data or array:
+            except (zipfile.BadZipFile, zlib.error, EOFError, ValueError) as e:
                 raise ValueError(f"{path} is damaged: {e}") from e
         if missing:
             raise ValueError(f"{path} is not a saved TwoLayerNet: it lacks {', '.join(missing)}")

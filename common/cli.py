@@ -42,12 +42,8 @@ def run_main(main):
                       and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
     if handle_sigterm:
         signal.signal(signal.SIGTERM, sigterm_as_ctrl_c)
-    # A path that stdout's encoding can't show (say, output sent to a file on Windows, in
-    # cp1252) is printed with escapes, as stderr does, instead of ending the run in a traceback.
-    if getattr(sys.stdout, "errors", None) == "strict" and hasattr(sys.stdout, "reconfigure"):
-        sys.stdout.reconfigure(errors="backslashreplace")
     try:
-        with data_loader_news():
+        with command_output():
             status = main()
         sys.stdout.flush()  # now, so that a broken pipe shows here and not at exit
     except KeyboardInterrupt:
@@ -71,20 +67,32 @@ def run_main(main):
 
 
 @contextlib.contextmanager
-def data_loader_news():
-    """Within the block, the data loader's INFO lines show on stderr: where a first load found
-    each file, and which sources it could not reach on the way. Afterwards (for a program that
-    calls run_main, such as IPython's %run), the loader is quiet again."""
-    logger = logging.getLogger("dataset")
-    handler, level = logging.StreamHandler(), logger.level
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
+def command_output():
+    """What a command's output needs while it runs, put back afterwards (for a program that
+    calls run_main, such as IPython's %run):
+    - the data loader's INFO lines on stderr: where a first load found each file, and which
+      sources it could not reach on the way; unless the program has set up logging itself;
+    - what stdout's encoding can't show (a path, say, in output sent to a file on Windows, in
+      cp1252) printed with escapes, as stderr does, instead of ending the run in a traceback.
+    """
+    logger, handler = logging.getLogger("dataset"), None
+    if not logging.getLogger().handlers:
+        handler, level = logging.StreamHandler(), logger.level
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    escape = getattr(sys.stdout, "errors", None) == "strict" and hasattr(sys.stdout, "reconfigure")
+    if escape:
+        sys.stdout.reconfigure(errors="backslashreplace")
     try:
         yield
     finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
+        if escape:
+            with contextlib.suppress(OSError, ValueError):  # a stdout that broke, or was closed
+                sys.stdout.reconfigure(errors="strict")
+        if handler is not None:
+            logger.removeHandler(handler)
+            logger.setLevel(level)
 
 
 def sigterm_as_ctrl_c(signum, frame):

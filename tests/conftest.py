@@ -7,6 +7,7 @@ data home, and loading MNIST into it writes the user's cache (see mnist_home).""
 
 import os
 import shutil
+import sys
 import threading
 from pathlib import Path
 
@@ -21,6 +22,21 @@ SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mn
 def _data_home_of_its_own(tmp_path, monkeypatch):
     """Every test starts with an empty data home; those that need real MNIST use mnist_home."""
     monkeypatch.setenv("DLFS_DATA_HOME", str(tmp_path / "data-home"))
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy_for_local_servers(monkeypatch):
+    """The tests' HTTP servers are on 127.0.0.1: a proxy set for the machine can't reach them."""
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.setenv(name, "*")
+
+
+@pytest.fixture(autouse=True)
+def _close_pyplot_figures():
+    """pyplot keeps every figure it made until it is closed, and warns at 20 (an error here)."""
+    yield
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
 
 
 @pytest.fixture(scope="session")

@@ -93,16 +93,31 @@ def test_a_closed_stdout_ends_the_program_quietly_with_status_141():
     ("import dataset.mnist\n"
      "logging.getLogger('dataset._store').info('a: checked, from b')\n"
      "logging.getLogger('dataset._store').warning('cache c is unusable')", "cache c is unusable\n"),
-    # ...nor after a command was run in the same program, as IPython's %run does.
+    # ...nor after a command was run in the same program, as IPython's %run does,
     ("import contextlib\nfrom common.cli import run_main\n"
      "with contextlib.suppress(SystemExit):\n"
      "    run_main(lambda: logging.getLogger('dataset._store').info('during') or 0)\n"
      "logging.getLogger('dataset._store').info('after')", "during\n"),
+    # ...and a program that set up logging itself gets each line once, its own way.
+    ("logging.basicConfig(level=logging.INFO, format='logged: %(message)s')\n"
+     "from common.cli import run_main\n"
+     "run_main(lambda: logging.getLogger('dataset._store').info('a: checked, from b') or 0)",
+     "logged: a: checked, from b\n"),
 ])
 def test_commands_show_the_data_loaders_news_and_the_library_does_not(command, stderr):
     result = subprocess.run([sys.executable, "-c", "import logging\n" + command],
                             capture_output=True, text=True, timeout=60)
     assert (result.returncode, result.stderr) == (0, stderr)
+
+
+def test_stdout_is_as_strict_after_run_main_as_before():
+    code = ("import contextlib, sys\nfrom common.cli import run_main\n"
+            "with contextlib.suppress(SystemExit):\n"
+            "    run_main(lambda: 0)\n"
+            "print(sys.stdout.errors)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, env=dict(os.environ, PYTHONIOENCODING="ascii"))
+    assert (result.returncode, result.stdout, result.stderr) == (0, "strict\n", "")
 
 
 @pytest.mark.parametrize("encoding, name, printed", [
@@ -276,7 +291,9 @@ def test_the_benchmark_says_when_it_cannot_time_pytorch(monkeypatch, capsys):
     from benchmarks import train
 
     def run(args, **kwargs):  # python -m dataset.mnist works; python -c "import torch" fails
-        return subprocess.CompletedProcess(args, int(args[1:] == ["-c", "import torch"]), "", "")
+        if args[1:] == ["-c", "import torch"]:
+            return subprocess.CompletedProcess(args, 1, "", "Traceback\nImportError: libtorch\n")
+        return subprocess.CompletedProcess(args, 0, "", "")
 
     monkeypatch.setattr(train.subprocess, "run", run)
     monkeypatch.setattr(train, "timed_run",
@@ -285,6 +302,6 @@ def test_the_benchmark_says_when_it_cannot_time_pytorch(monkeypatch, capsys):
     assert train.main(["--rounds", "1", "--skip-numerical"]) == 0
     out = capsys.readouterr().out
     assert "The book's run, 1 round:" in out
-    assert "PyTorch is not timed: `import torch` fails here" in out
+    assert "PyTorch is not timed: `import torch` fails here (ImportError: libtorch)." in out
     assert "| PyTorch" not in out
     assert "largest gap 0.00 points (1 round, 1 epochs)" in out

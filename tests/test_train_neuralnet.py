@@ -371,15 +371,21 @@ def test_cli_refuses_the_same_file_for_the_plot_and_the_parameters(fake_mnist, t
     monkeypatch.setattr(train_neuralnet, "train", lambda *a, **k: pytest.fail("trained anyway"))
     monkeypatch.chdir(tmp_path)
     (tmp_path / "sub").mkdir()
-    (tmp_path / "link.png").symlink_to("same.png")
-    for same in ["./same.png", "sub/../same.png", "link.png"]:
+    names = ["./same.png", "sub/../same.png"]
+    try:
+        (tmp_path / "link.png").symlink_to("same.png")
+        names.append("link.png")
+    except OSError:  # Windows allows symbolic links only to some users
+        pass
+    for same in names:
         with pytest.raises(SystemExit) as exc:
             main(["--no-show", "--plot", "same.png", "--save-params", same])
         assert exc.value.code == 2
         assert f"--save-params {Path(same)} is the --plot file too" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("hidden_size", ["99999999999", "99999999999999999999"])
+@pytest.mark.parametrize("hidden_size", ["99999999999", "99999999999999999999", "1" + "0" * 400],
+                         ids=["1e11", "1e20", "1e400"])
 def test_cli_refuses_a_network_too_big_for_the_memory(fake_mnist, capsys, monkeypatch,
                                                       hidden_size):
     monkeypatch.setattr(train_neuralnet, "physical_memory", lambda: 8 * 2**30)
@@ -442,10 +448,22 @@ def test_plot_draws_the_running_mean_of_the_loss_also_for_a_short_run(iters, win
 
 
 def test_plot_shows_the_loss_of_a_one_iteration_run():
+    import matplotlib.pyplot as plt
+
     fig = plot_history(History(train_loss_list=[2.3], train_acc_list=[0.1], test_acc_list=[0.1],
                                iter_per_epoch=600))
     (loss,) = fig.axes[1].get_lines()  # no mean of one
     assert loss.get_marker() not in ("None", "", " ")  # a line of one point is invisible
+    plt.close(fig)
+
+
+def test_cli_closes_its_figure_also_after_a_failed_run(fake_mnist, tmp_path):
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    # Without --no-show the figure comes from pyplot, which keeps it until it is closed.
+    assert main(["--plot", str(tmp_path / "plot.png"), "--seed", "0", "--lr", "1000"]) == 1
+    assert plt.get_fignums() == []
 
 
 def test_cli_divergence_exits_1_with_a_message_and_the_plot(fake_mnist, tmp_path, capsys):

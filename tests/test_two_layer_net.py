@@ -1,6 +1,8 @@
 """TwoLayerNet: backprop against numerical gradients, both label forms, dtypes, save and load."""
 
+import io
 import os
+import struct
 import threading
 import zipfile
 
@@ -212,9 +214,22 @@ def write_garbage_members(path):
             z.writestr(name + ".npy", b"garbage")
 
 
+def write_damaged_compressed(path):
+    """np.savez_compressed's archive with one byte of W1's deflated data changed: zlib's error."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **TwoLayerNet(50, 20, 10, rng=0).params)
+    data = bytearray(buffer.getvalue())
+    member = zipfile.ZipFile(buffer).getinfo("W1.npy")
+    name_length, extra_length = struct.unpack_from("<HH", data, member.header_offset + 26)
+    start = member.header_offset + 30 + name_length + extra_length  # of the deflated bytes
+    data[start] ^= 0x55  # the first block's header: zlib can't decode what follows
+    path.with_suffix(".npz").write_bytes(data)
+
+
 @pytest.mark.parametrize("write, message", [
     (lambda p: np.save(p, np.zeros(3)), "is not an .npz file"),
     (write_garbage_members, "is damaged"),
+    (write_damaged_compressed, "is damaged: Error -3 while decompressing"),
     (lambda p: p.write_text("W1, b1"), "is not an .npz file"),
     (lambda p: p.write_bytes(b""), "is not an .npz file"),
     (lambda p: np.savez(p, W1=np.zeros(5), b1=np.zeros(4), W2=np.zeros((4, 3)),
@@ -256,6 +271,28 @@ def test_load_refuses_what_is_not_a_file_at_once(tmp_path):
         loader.join(timeout=60)
         pytest.fail("TwoLayerNet.load waited for a program to write into a named pipe")
     assert errors and "pipe is not a file of saved parameters" in str(errors[0])
+
+
+def test_load_reads_the_file_it_checked_even_if_the_path_changes_meanwhile(tmp_path,
+                                                                         monkeypatch):
+    # Another program puts something else at the path just after it is opened: what is loaded
+    # is still the file that was opened and checked (a swap to /dev/zero was read forever).
+    from ch04 import two_layer_net
+
+    net = TwoLayerNet(5, 4, 3, rng=0)
+    net.save(tmp_path / "p.npz")
+    TwoLayerNet(5, 4, 3, rng=1).save(tmp_path / "other.npz")
+    open_it = two_layer_net._open_without_waiting
+
+    def open_then_swap(path, flags):
+        fd = open_it(path, flags)
+        os.replace(tmp_path / "other.npz", path)
+        return fd
+
+    monkeypatch.setattr(two_layer_net, "_open_without_waiting", open_then_swap)
+    loaded = TwoLayerNet.load(tmp_path / "p.npz")
+    for name in PARAM_NAMES:
+        np.testing.assert_array_equal(loaded.params[name], net.params[name])
 
 
 def test_the_books_example_with_dummy_data_runs():
