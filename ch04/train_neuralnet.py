@@ -440,9 +440,11 @@ def run(args):
             evaluator.submit(network.params)
         want_windows(args.no_show)
         fig = plot_history(history, title)
-        save_figure(fig, args.plot)
-        if save_params:
-            network.save(args.save_params)
+        try:
+            save_figure(fig, args.plot)
+        finally:  # the trained parameters are saved even if the figure can't be (disk full...)
+            if save_params:
+                network.save(args.save_params)
     if interrupted and status == 0:
         status = EXIT_INTERRUPTED
         print("interrupted while saving; saved first", file=sys.stderr)

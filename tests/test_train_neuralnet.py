@@ -457,6 +457,17 @@ def test_plot_shows_the_loss_of_a_one_iteration_run():
     plt.close(fig)
 
 
+def test_cli_saves_the_parameters_even_if_the_figure_cannot_be_saved(fake_mnist, tmp_path,
+                                                                     monkeypatch):
+    def disk_full(fig, path):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(train_neuralnet, "save_figure", disk_full)
+    with pytest.raises(OSError, match="No space left"):  # run_main reports it, with status 1
+        run_cli(tmp_path, "--iters", "20", "--save-params", str(tmp_path / "p.npz"))
+    assert TwoLayerNet.load(tmp_path / "p.npz").params["W1"].shape == (784, 50)
+
+
 def test_cli_closes_its_figure_also_after_a_failed_run(fake_mnist, tmp_path):
     import matplotlib.pyplot as plt
 
