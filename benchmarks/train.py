@@ -103,7 +103,7 @@ def why_torch_fails(timeout=300):
     child, so that a broken install fails there and torch stays out of this process."""
     try:
         result = subprocess.run([sys.executable, "-c", "import torch"], capture_output=True,
-                                text=True, timeout=timeout)
+                                text=True, errors="replace", timeout=timeout)
     except subprocess.TimeoutExpired:
         return f"it took more than {timeout} s"
     if result.returncode == 0:

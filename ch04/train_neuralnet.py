@@ -341,7 +341,8 @@ def parse_args(argv=None):
         args.spec.class_names)
     needed, memory = 8 * weights * np.dtype(args.dtype).itemsize, physical_memory()
     if memory is not None and needed > memory:
-        gigabytes = Decimal(needed) / 10**9  # a float would overflow for a 400-digit size
+        # A float would overflow for a size of 400 digits.
+        gigabytes = needed / 10**9 if needed < 10**300 else Decimal(needed) / 10**9
         parser.error(f"argument --hidden-size: {args.hidden_size} hidden units need about "
                      f"{gigabytes:.3g} GB, more than this machine's {memory / 1e9:.3g} GB")
     check_figure_path(parser, args.plot)

@@ -21,7 +21,6 @@ Left out on purpose: layers as classes, other optimisers, weight decay (chapters
 import os
 import stat
 import zipfile
-import zlib
 
 import numpy as np
 
@@ -269,8 +268,10 @@ class TwoLayerNet:
                 with np.load(f, allow_pickle=False) as data:
                     missing = [name for name in PARAM_NAMES if name not in data.files]
                     params = {name: data[name] for name in PARAM_NAMES if name not in missing}
-            # A damaged archive, compressed data or array:
-            except (zipfile.BadZipFile, zlib.error, EOFError, ValueError) as e:
+            # Whatever a damaged file makes zipfile, zlib or np.load raise: BadZipFile, zlib.error,
+            # EOFError, ValueError, SyntaxError from an array's header, RuntimeError ("encrypted"),
+            # NotImplementedError (compression method)...
+            except Exception as e:
                 raise ValueError(f"{path} is damaged: {e}") from e
         if missing:
             raise ValueError(f"{path} is not a saved TwoLayerNet: it lacks {', '.join(missing)}")

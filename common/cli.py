@@ -70,17 +70,17 @@ def run_main(main):
 def command_output():
     """What a command's output needs while it runs, put back afterwards (for a program that
     calls run_main, such as IPython's %run):
-    - the data loader's INFO lines on stderr: where a first load found each file, and which
-      sources it could not reach on the way; unless the program has set up logging itself;
+    - the data loader's INFO lines on stderr, once each, whatever logging the program has set
+      up: where a first load found each file, and which sources it could not reach on the way;
     - what stdout's encoding can't show (a path, say, in output sent to a file on Windows, in
       cp1252) printed with escapes, as stderr does, instead of ending the run in a traceback.
     """
-    logger, handler = logging.getLogger("dataset"), None
-    if not logging.getLogger().handlers:
-        handler, level = logging.StreamHandler(), logger.level
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+    logger, handler = logging.getLogger("dataset"), logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    level, propagate = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # not also to the program's own handlers, if it has any
     escape = getattr(sys.stdout, "errors", None) == "strict" and hasattr(sys.stdout, "reconfigure")
     if escape:
         sys.stdout.reconfigure(errors="backslashreplace")
@@ -90,9 +90,9 @@ def command_output():
         if escape:
             with contextlib.suppress(OSError, ValueError):  # a stdout that broke, or was closed
                 sys.stdout.reconfigure(errors="strict")
-        if handler is not None:
-            logger.removeHandler(handler)
-            logger.setLevel(level)
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
 
 
 def sigterm_as_ctrl_c(signum, frame):

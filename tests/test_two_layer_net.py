@@ -226,10 +226,26 @@ def write_damaged_compressed(path):
     path.with_suffix(".npz").write_bytes(data)
 
 
+def write_with_first_entry_changed(offset, change):
+    """A saved network whose first central-directory entry has one byte changed: at offset 8
+    (flags) the 'encrypted' bit, at offset 10 (method) an unknown compression method."""
+    def write(path):
+        buffer = io.BytesIO()
+        np.savez(buffer, **TwoLayerNet(5, 4, 3, rng=0).params)
+        data = bytearray(buffer.getvalue())
+        at = data.find(b"PK\x01\x02") + offset
+        data[at] = change(data[at])
+        path.with_suffix(".npz").write_bytes(data)
+
+    return write
+
+
 @pytest.mark.parametrize("write, message", [
     (lambda p: np.save(p, np.zeros(3)), "is not an .npz file"),
     (write_garbage_members, "is damaged"),
     (write_damaged_compressed, "is damaged: Error -3 while decompressing"),
+    (write_with_first_entry_changed(8, lambda flags: flags | 1), "is damaged: .*encrypted"),
+    (write_with_first_entry_changed(10, lambda method: 99), "is damaged: .*compression method"),
     (lambda p: p.write_text("W1, b1"), "is not an .npz file"),
     (lambda p: p.write_bytes(b""), "is not an .npz file"),
     (lambda p: np.savez(p, W1=np.zeros(5), b1=np.zeros(4), W2=np.zeros((4, 3)),
