@@ -42,6 +42,8 @@ def run_main(main):
                       and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
     if handle_sigterm:
         signal.signal(signal.SIGTERM, sigterm_as_ctrl_c)
+    if sys.stdout is None:  # started with stdout closed (`>&-`): what it prints goes nowhere
+        sys.stdout = open(os.devnull, "w")
     try:
         with command_output():
             status = main()
@@ -49,6 +51,7 @@ def run_main(main):
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         status = EXIT_INTERRUPTED
+        _flush_or_discard_stdout()
     except BrokenPipeError:
         _discard_stdout()
         status = EXIT_BROKEN_PIPE
@@ -56,10 +59,7 @@ def run_main(main):
         print(f"error: {e.strerror or e}" + (f": {e.filename}" if e.filename else ""),
               file=sys.stderr)
         status = 1
-        try:
-            sys.stdout.flush()  # what was printed before, if stdout was not the trouble
-        except OSError:
-            _discard_stdout()
+        _flush_or_discard_stdout()
     finally:
         if handle_sigterm:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -98,6 +98,15 @@ def command_output():
 def sigterm_as_ctrl_c(signum, frame):
     """run_main's handler for SIGTERM: the KeyboardInterrupt that Ctrl-C raises."""
     raise KeyboardInterrupt
+
+
+def _flush_or_discard_stdout():
+    """Print what is left for stdout now, or, if stdout can't take it (a full disk, a reader
+    gone), let it go: Python's own flush at exit would end in a traceback."""
+    try:
+        sys.stdout.flush()
+    except OSError:
+        _discard_stdout()
 
 
 def _discard_stdout():

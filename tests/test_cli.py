@@ -138,6 +138,29 @@ def test_names_stdout_cannot_encode_are_printed_without_a_traceback(encoding, na
         0, b"saved to " + printed + b"\n", b"")
 
 
+@pytest.mark.skipif(os.name != "posix", reason="needs a shell's >&-")
+def test_a_command_started_with_stdout_closed_runs_without_a_traceback():
+    code = "from common.cli import run_main\nrun_main(lambda: print('x') or 0)"
+    result = subprocess.run(["sh", "-c", f'"{sys.executable}" -c "{code}" >&-'],
+                            capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
+def test_ctrl_c_with_output_to_a_full_disk_ends_with_interrupted_and_130():
+    code = ("from common.cli import run_main\n"
+            "def main():\n"
+            "    print('a line that a full disk will refuse')\n"
+            "    raise KeyboardInterrupt\n"
+            "run_main(main)")
+    # Buffered, as usual: the line is still waiting when Ctrl-C comes.
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-c", code], stdout=full, env=env,
+                                stderr=subprocess.PIPE, text=True, timeout=60)
+    assert (result.returncode, result.stderr) == (EXIT_INTERRUPTED, "interrupted\n")
+
+
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
 @pytest.mark.parametrize("script", ["ch04.gradient_1d", "ch04.gradient_method"])
 def test_output_to_a_full_disk_ends_with_one_line_and_status_1(tmp_path, script):
