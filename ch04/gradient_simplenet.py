@@ -47,11 +47,15 @@ class SimpleNet:
                  else np.random.default_rng(rng).standard_normal((2, 3)))
         # A float64 copy of our own: numerical_gradient perturbs self.W in place.
         self.W = np.array(W, dtype=np.float64)
-        if self.W.ndim != 2:
+        if self.W.ndim != 2 or 0 in self.W.shape:
             raise ValueError(f"W must be a 2-D (inputs, classes) matrix, got shape {self.W.shape}")
 
     def predict(self, x):
         """x: (2,) or (N, 2) → scores of shape (3,) or (N, 3)."""
+        x = np.asarray(x)
+        if x.ndim not in (1, 2) or x.shape[-1] != len(self.W):
+            raise ValueError(f"x has shape {x.shape}, but this network takes {len(self.W)} "
+                             f"inputs per example, as ({len(self.W)},) or (N, {len(self.W)})")
         return x @ self.W  # rows are examples: x @ W, not W @ x
 
     def loss(self, x, t):

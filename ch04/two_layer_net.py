@@ -95,6 +95,10 @@ class TwoLayerNet:
         for name, size in sizes.items():
             if not _is_positive_integer(size):
                 raise ValueError(f"{name} must be a positive integer, got {size!r}")
+        if not (isinstance(weight_init_std, (int, float, np.integer, np.floating))
+                and np.isfinite(weight_init_std)):
+            raise ValueError(f"weight_init_std must be a finite number, such as 0.01, "
+                             f"got {weight_init_std!r}")
         if not np.issubdtype(dtype, np.floating):  # integers would round the weights to 0
             raise ValueError(f"dtype must be floating-point, got {np.dtype(dtype)}: "
                              "use np.float32 or np.float64")

@@ -49,8 +49,10 @@ def softmax(x):
     """Row-wise softmax. x: (C,) or (N, C) → same shape; each row sums to 1.
 
     The row maximum is subtracted first, which leaves the result unchanged and keeps exp from
-    overflowing (softmax([1000, 1000]) is [0.5, 0.5]).
+    overflowing (softmax([1000, 1000]) is [0.5, 0.5]). Integers are converted to float first:
+    x - max would wrap around in a small integer type.
     """
+    x = _floats(x)
     with np.errstate(over="ignore"):  # finite x - max may round to -inf: its exp is the right 0
         shifted = x - np.max(x, axis=-1, keepdims=True)
     e = np.exp(shifted)
@@ -59,7 +61,7 @@ def softmax(x):
 
 def sum_squared_error(y, t):
     """0.5 * Σ (y - t)², summed over the whole batch as in the book; t one-hot or integer labels."""
-    y, t = np.asarray(y), np.asarray(t)
+    y, t = _floats(y), np.asarray(t)
     if t.shape != y.shape:
         t = one_hot(class_indices(t, y.shape), y.shape[-1], dtype=y.dtype)
     return 0.5 * np.sum((y - t) ** 2)
@@ -117,6 +119,12 @@ def softmax_cross_entropy_parts(scores, labels, overwrite=False):
     e = np.exp(shifted, out=out)
     sum_e = e.sum(axis=-1, keepdims=True)
     return e, sum_e, np.log(sum_e[..., 0]) - label_scores
+
+
+def _floats(x):
+    """x as an array of floats: float64 for integers and booleans, a float dtype as it is."""
+    x = np.asarray(x)
+    return x if np.issubdtype(x.dtype, np.inexact) else x.astype(np.float64)
 
 
 def class_indices(t, y_shape):

@@ -32,18 +32,32 @@ def numerical_gradient(f, x, h=H):
             f"numerical_gradient perturbs x in place and needs a float64 array, got {got}; "
             "convert it first, e.g. x = np.asarray(x, dtype=np.float64)"
         )
+    if not h > 0:
+        raise ValueError(f"h must be a small positive step, such as {H}, got {h!r}")
     grad = np.zeros_like(x)
     for idx in np.ndindex(x.shape):
         saved = x[idx]
         try:
             x[idx] = saved + h
-            f_plus = f(x)
+            f_plus = _scalar(f(x))
             x[idx] = saved - h
-            f_minus = f(x)
+            f_minus = _scalar(f(x))
         finally:
             x[idx] = saved
         grad[idx] = (f_plus - f_minus) / (2 * h)
     return grad
+
+
+def _scalar(value):
+    """f's value as a float; a TypeError naming it if it is not one number."""
+    if np.ndim(value) != 0 or not np.isrealobj(value) or isinstance(value, (str, bytes)):
+        shape = f" of shape {np.shape(value)}" if np.ndim(value) else ""
+        raise TypeError(f"f must return one real number (the loss), got {type(value).__name__}"
+                        f"{shape}: {value!r:.60}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"f must return one real number (the loss), got {value!r:.60}") from None
 
 
 def gradient_descent(f, init_x, lr=0.01, step_num=100, *, return_history=False):
@@ -51,7 +65,16 @@ def gradient_descent(f, init_x, lr=0.01, step_num=100, *, return_history=False):
 
     Returns the final point, as the book's does. With return_history=True, returns (x, history):
     also a (step_num + 1, *x.shape) array of every point visited, the start first and x last.
+
+    f must compute from its argument. The steps are taken on a copy of init_x, so an f that
+    ignores its argument and reads the original (as `lambda W: net.loss(x, t)` does for
+    numerical_gradient) never sees them; the book's version moves init_x itself.
     """
+    if not (isinstance(step_num, (int, np.integer)) and not isinstance(step_num, bool)
+            and step_num >= 0):
+        raise ValueError(f"step_num must be a whole number of steps, 0 or more, got {step_num!r}")
+    if not (isinstance(lr, (int, float, np.integer, np.floating)) and np.isfinite(lr)):
+        raise ValueError(f"lr must be a finite number, such as 0.01, got {lr!r}")
     x = np.array(init_x, dtype=np.float64)
     history = [x.copy()]
     for _ in range(step_num):

@@ -207,6 +207,13 @@ def test_gradient_simplenet_main_is_reproducible(capsys):
     assert "dW =" in first
 
 
+@pytest.mark.parametrize("x", [np.array([0.6, 0.9, 1.0]), np.ones((2, 2, 2))])
+def test_simplenet_names_an_input_of_the_wrong_shape(x):
+    message = re.escape(f"x has shape {x.shape}, but this network takes 2")
+    with pytest.raises(ValueError, match=message):
+        gradient_simplenet.SimpleNet(rng=0).predict(x)
+
+
 def test_gradient_simplenet_takes_a_seed_or_the_books_weights_not_both(capsys):
     with pytest.raises(SystemExit) as exc:
         gradient_simplenet.main(["--book-weights", "--seed", "5"])

@@ -85,6 +85,19 @@ def test_softmax_of_finite_scores_far_apart_gives_no_overflow_warning(dtype, big
     assert softmax_loss(x, 1) == np.inf  # the true loss, 2 * big, is beyond the dtype's range
 
 
+@pytest.mark.parametrize("x, expected", [
+    (np.array([1, 2, 3], np.uint8), softmax(np.array([1.0, 2.0, 3.0]))),  # not 1 - 3 = 254
+    (np.array([-128, 127], np.int8), softmax(np.array([-128.0, 127.0]))),  # not 127 + 128 = -1
+    (np.array([True, False]), softmax(np.array([1.0, 0.0]))),
+])
+def test_softmax_of_integers_is_computed_in_floats(x, expected):
+    np.testing.assert_allclose(softmax(x), expected, rtol=1e-12)
+
+
+def test_sum_squared_error_of_integer_predictions_is_computed_in_floats():
+    assert sum_squared_error(np.array([0, 0, 20, 0], np.uint8), 1) == 0.5 * (1 + 400)
+
+
 def test_softmax_works_row_wise_on_a_batch_and_on_one_example(rng):
     x = rng.standard_normal((3, 4))
     np.testing.assert_allclose(softmax(x)[1], softmax(x[1]), rtol=1e-15)

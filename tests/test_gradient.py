@@ -82,3 +82,32 @@ def test_gradient_descent_leaves_init_x_alone():
     init_x = np.array([-3.0, 4.0])
     gradient_descent(sum_of_squares, init_x, lr=0.1, step_num=3)
     np.testing.assert_array_equal(init_x, [-3.0, 4.0])
+
+
+@pytest.mark.parametrize("f, message", [
+    (lambda x: np.sum(x**2, axis=1), r"one real number \(the loss\), got ndarray of shape \(2,\)"),
+    (lambda x: None, "got None"),
+    (lambda x: "2.3", "got str"),
+    (lambda x: 1j, "got complex"),
+])
+def test_numerical_gradient_says_when_f_does_not_return_one_number(f, message):
+    # The book's function_2 sums over axis 1; its numerical_gradient loops over rows, ours doesn't.
+    with pytest.raises(TypeError, match=message):
+        numerical_gradient(f, np.ones((2, 2)))
+
+
+@pytest.mark.parametrize("h", [0, -1e-4, float("nan")])
+def test_numerical_gradient_refuses_a_step_that_is_not_positive(h):
+    with pytest.raises(ValueError, match="h must be a small positive step"):
+        numerical_gradient(sum_of_squares, np.ones(2), h=h)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"step_num": -1}, "step_num must be a whole number of steps, 0 or more, got -1"),
+    ({"step_num": 2.5}, "got 2.5"),
+    ({"lr": float("nan")}, "lr must be a finite number, such as 0.01, got nan"),
+    ({"lr": "0.1"}, "got '0.1'"),
+])
+def test_gradient_descent_refuses_bad_steps_naming_them(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        gradient_descent(sum_of_squares, np.ones(2), **kwargs)

@@ -201,6 +201,12 @@ def test_input_of_the_wrong_width_is_a_clear_error():
         net.predict(np.zeros((2, 783)))
 
 
+@pytest.mark.parametrize("std", [float("nan"), float("inf"), "a"])
+def test_weight_init_std_must_be_a_finite_number(std):
+    with pytest.raises(ValueError, match="weight_init_std must be a finite number"):
+        TwoLayerNet(4, 3, 2, weight_init_std=std)
+
+
 @pytest.mark.parametrize("sizes", [(0, 4, 3), (5, -1, 3), (5, 4, 2.5), (True, 3, 2)])
 def test_sizes_must_be_positive_integers(sizes):
     with pytest.raises(ValueError, match="must be a positive integer"):
