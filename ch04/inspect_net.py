@@ -252,7 +252,11 @@ def main(argv=None):
         print(e, file=sys.stderr)
         return 1
 
-    y = network.predict(x_test)
+    try:
+        with np.errstate(over="raise", invalid="raise"):  # rather than NaN probabilities
+            y = network.predict(x_test)
+    except FloatingPointError as e:
+        parser.error(f"{args.params} holds parameters too large to compute with ({e})")
     confusion = confusion_matrix(t_test, y.argmax(axis=1), num_classes)
     correct, totals = np.diag(confusion), confusion.sum(axis=1)
     accuracy = correct.sum() / totals.sum()

@@ -294,6 +294,17 @@ def test_main_suggests_the_other_dataset_below_twice_the_accuracy_of_guessing(
     assert "were these parameters trained with --dataset fashion-mnist?" in out
 
 
+def test_main_refuses_parameters_too_large_to_compute_with(fake_data, tmp_path, capsys):
+    # Finite, but the scores overflow float32: a hand-made file (a diverged run saves none).
+    params = TwoLayerNet(784, 5, 10, rng=0, dtype=np.float32).params
+    params["W1"] = np.full_like(params["W1"], 3e38)
+    np.savez(tmp_path / "huge.npz", **params)
+    with pytest.raises(SystemExit) as exc:
+        run_main(tmp_path, tmp_path / "huge.npz")
+    assert exc.value.code == 2
+    assert "huge.npz holds parameters too large to compute with" in capsys.readouterr().err
+
+
 def test_main_returns_1_when_the_dataset_cannot_be_loaded(tmp_path, capsys, monkeypatch):
     def unavailable(normalize=True, flatten=True, one_hot_label=False):
         raise DatasetUnavailableError("no MNIST here: put the files in the cache")
