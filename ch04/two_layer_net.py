@@ -24,7 +24,7 @@ import zipfile
 
 import numpy as np
 
-from common.files import atomic_write
+from common.files import atomic_write, open_without_waiting
 from common.functions import (
     class_indices,
     sigmoid,
@@ -57,11 +57,6 @@ def _check_input(x, num_inputs):
                 if x.ndim > 2 else "")
         raise ValueError(f"x has shape {x.shape}, but this network takes {num_inputs} inputs per "
                          f"example, as (N, {num_inputs}) or ({num_inputs},){hint}")
-
-
-def _open_without_waiting(path, flags):
-    """os.open for open(opener=...): a named pipe opens at once (O_NONBLOCK, where there is one)."""
-    return os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
 
 
 def _is_positive_integer(n):
@@ -262,7 +257,7 @@ class TwoLayerNet:
         """
         # OSError if it is missing or a folder. A named pipe opens without waiting for a writer,
         # and everything below reads the file that was opened and checked, not the path again.
-        with open(path, "rb", opener=_open_without_waiting) as f:
+        with open(path, "rb", opener=open_without_waiting) as f:
             if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # /dev/zero would never end
                 raise ValueError(f"{path} is not a file of saved parameters")
             if not zipfile.is_zipfile(f):  # a .npy, a text file, an empty one...

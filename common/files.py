@@ -60,11 +60,17 @@ def is_device_or_pipe(path):
     return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
 
 
+def open_without_waiting(path, flags):
+    """os.open(path, flags), also as an opener for open(), but a named pipe opens at once
+    (O_NONBLOCK, where there is one) instead of waiting, maybe forever, for its other end."""
+    return os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
+
+
 def _write_into(path, data):
     """Write `data` into a character device or named pipe. A pipe that no program is reading
-    is an error at once, not a wait that Ctrl-C can't end (O_NONBLOCK, where there is one)."""
+    is an error at once (ENXIO), not a wait that Ctrl-C can't end."""
     try:
-        fd = os.open(path, os.O_WRONLY | getattr(os, "O_NONBLOCK", 0))
+        fd = open_without_waiting(path, os.O_WRONLY)
     except OSError as e:
         if e.errno == errno.ENXIO:
             raise OSError(e.errno, "no program is reading from this named pipe",

@@ -97,7 +97,6 @@ class DatasetSpec:
     def test_size(self):
         return self.test_images.shape[0]
 
-
     @property
     def image_shape(self):
         return self.train_images.shape[1:]

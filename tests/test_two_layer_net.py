@@ -304,14 +304,14 @@ def test_load_reads_the_file_it_checked_even_if_the_path_changes_meanwhile(tmp_p
     net = TwoLayerNet(5, 4, 3, rng=0)
     net.save(tmp_path / "p.npz")
     TwoLayerNet(5, 4, 3, rng=1).save(tmp_path / "other.npz")
-    open_it = two_layer_net._open_without_waiting
+    open_it = two_layer_net.open_without_waiting
 
     def open_then_swap(path, flags):
         fd = open_it(path, flags)
         os.replace(tmp_path / "other.npz", path)
         return fd
 
-    monkeypatch.setattr(two_layer_net, "_open_without_waiting", open_then_swap)
+    monkeypatch.setattr(two_layer_net, "open_without_waiting", open_then_swap)
     loaded = TwoLayerNet.load(tmp_path / "p.npz")
     for name in PARAM_NAMES:
         np.testing.assert_array_equal(loaded.params[name], net.params[name])
