@@ -1,5 +1,5 @@
 """Shared fixtures: an empty data home for each test, real MNIST for the tests that need it,
-and a named pipe with a reader.
+a call made in a thread that can't hang its test, and a named pipe with a reader.
 
 Each test runs with DLFS_DATA_HOME set to a new temporary folder, so whatever it loads or caches
 goes there. The exception is mnist_home on a machine without ../shared: it is then the user's own
@@ -72,6 +72,29 @@ def mnist_home(tmp_path_factory):
         else:
             os.environ["DLFS_DATA_HOME"] = previous
     return home
+
+
+@pytest.fixture
+def call_in_a_thread():
+    """call_in_a_thread(call, catch=(), timeout=60) runs call() in a daemon thread and waits for
+    it at most timeout seconds → (thread, caught): the thread, still alive if the call is
+    waiting, and the exceptions of the types `catch` that it raised. A call that waits forever
+    then fails its test instead of hanging it."""
+    def run(call, catch=(), timeout=60):
+        caught = []
+
+        def target():
+            try:
+                call()
+            except catch as e:
+                caught.append(e)
+
+        thread = threading.Thread(target=target, daemon=True)
+        thread.start()
+        thread.join(timeout=timeout)
+        return thread, caught
+
+    return run
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import warnings
 
 import pytest
@@ -51,20 +50,10 @@ def test_run_main_handles_sigterm_only_while_it_runs_and_only_if_no_one_else_doe
         signal.signal(signal.SIGTERM, previous)
 
 
-def test_run_main_works_outside_the_main_thread():
+def test_run_main_works_outside_the_main_thread(call_in_a_thread):
     # Python handles signals only in the main thread: run_main must not try to there.
-    ended = []
-
-    def in_a_thread():
-        try:
-            run_main(lambda: 3)
-        except SystemExit as e:
-            ended.append(e.code)
-
-    thread = threading.Thread(target=in_a_thread)
-    thread.start()
-    thread.join(timeout=60)
-    assert ended == [3]
+    _, ended = call_in_a_thread(lambda: run_main(lambda: 3), catch=SystemExit)
+    assert [e.code for e in ended] == [3]
 
 
 def test_a_closed_stdout_ends_the_program_quietly_with_status_141():

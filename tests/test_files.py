@@ -3,7 +3,6 @@
 import os
 import socket
 import stat
-import threading
 
 import pytest
 
@@ -89,33 +88,25 @@ def test_check_writable_refuses_a_named_pipe_it_may_not_write(tmp_path):
 
 
 @needs_fifo
-def test_check_writable_accepts_a_named_pipe_without_opening_it(tmp_path):
+def test_check_writable_accepts_a_named_pipe_without_opening_it(tmp_path, call_in_a_thread):
     # Opening it would wait for a reader, or end a reader's input when closed again.
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
-    checker = threading.Thread(target=check_writable, args=(fifo, "figure"), daemon=True)
-    checker.start()
-    checker.join(timeout=10)
+    checker, _ = call_in_a_thread(lambda: check_writable(fifo, "figure"), timeout=10)
     assert not checker.is_alive(), "it opened the pipe and waits for a reader"
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
 
 
 @needs_fifo
-def test_a_named_pipe_that_no_program_reads_is_an_error_not_a_wait(tmp_path):
+def test_a_named_pipe_that_no_program_reads_is_an_error_not_a_wait(tmp_path, call_in_a_thread):
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
-    errors = []
 
     def write():
-        try:
-            with atomic_write(fifo) as f:
-                f.write(b"nobody reads this")
-        except OSError as e:
-            errors.append(e)
+        with atomic_write(fifo) as f:
+            f.write(b"nobody reads this")
 
-    writer = threading.Thread(target=write, daemon=True)
-    writer.start()
-    writer.join(timeout=10)
+    writer, errors = call_in_a_thread(write, catch=OSError, timeout=10)
     assert not writer.is_alive(), "it waited for a reader (and Ctrl-C couldn't end the wait)"
     assert [e.strerror for e in errors] == ["no program is reading from this named pipe"]
 

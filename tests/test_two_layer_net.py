@@ -3,7 +3,6 @@
 import io
 import os
 import struct
-import threading
 import zipfile
 
 import numpy as np
@@ -271,23 +270,13 @@ def test_load_names_the_file_when_it_holds_no_network(tmp_path, write, message):
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
-def test_load_refuses_what_is_not_a_file_at_once(tmp_path):
+def test_load_refuses_what_is_not_a_file_at_once(tmp_path, call_in_a_thread):
     # /dev/zero (python -m ch04.inspect_net /dev/zero) was read by zipfile until memory ran
     # out, and a named pipe that no program writes to was waited on forever. A pipe stands in
     # for both; the load runs in a thread, so that a wait fails the test instead of hanging it.
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
-    errors = []
-
-    def load():
-        try:
-            TwoLayerNet.load(fifo)
-        except ValueError as e:
-            errors.append(e)
-
-    loader = threading.Thread(target=load, daemon=True)
-    loader.start()
-    loader.join(timeout=60)
+    loader, errors = call_in_a_thread(lambda: TwoLayerNet.load(fifo), catch=ValueError)
     if loader.is_alive():  # waiting for a writer: be one, for a moment, and fail
         os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
         loader.join(timeout=60)
