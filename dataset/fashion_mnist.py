@@ -40,7 +40,8 @@ def load_fashion_mnist(normalize=True, flatten=True, one_hot_label=False):
         float32 in [0, 1] (pixel / 255) if `normalize`, else uint8 in 0..255.
     t_train: (60000,), t_test: (10000,) uint8 classes 0..9 (names in FASHION_MNIST.class_names),
         or (N, 10) float32 one-hot rows if `one_hot_label`.
-    Raises DatasetUnavailableError (an OSError) when no source has the data.
+    Raises DatasetUnavailableError (an OSError) when no source has the data, or there is no
+    folder to keep it in; ValueError for a flag that is not True or False.
     """
     return load(FASHION_MNIST, normalize=normalize, flatten=flatten, one_hot_label=one_hot_label)
 

@@ -39,8 +39,9 @@ def load_mnist(normalize=True, flatten=True, one_hot_label=False):
         float32 in [0, 1] (pixel / 255, as the book) if `normalize`, else uint8 in 0..255.
     t_train: (60000,), t_test: (10000,) uint8 digits 0..9,
         or (N, 10) float32 one-hot rows if `one_hot_label`.
-    Raises DatasetUnavailableError (an OSError) when no source has the data; its message
-    says what each source said and where to put the files.
+    Raises DatasetUnavailableError (an OSError) when no source has the data, or there is no
+    folder to keep it in; its message says what each source said and where to put the files.
+    Raises ValueError for a flag that is not True or False.
     """
     return load(MNIST, normalize=normalize, flatten=flatten, one_hot_label=one_hot_label)
 

