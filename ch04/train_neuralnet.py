@@ -430,7 +430,10 @@ def run(args):
              f"lr {args.lr:g}, {args.grad}, {args.dtype}, seed {seed}")
     done, trained = len(history.train_loss_list), status == 0
     final = []
-    save_params = args.save_params is not None and status != 1  # not the params of a blow-up
+    outputs = {"plot": args.plot}  # what to save, and where
+    if args.save_params is not None and status != 1:  # not the params of a blow-up
+        outputs["parameters"] = args.save_params
+    failed = {}  # what could not be saved (a full disk...) → the OSError; the rest still is
     # What was learned is saved even if Ctrl-C comes now: it then only ends the run afterwards.
     with interrupts_deferred() as interrupted, Evaluator(
             x_train, t_train, x_test, t_test, lambda *accuracies: final.extend(accuracies),
@@ -441,11 +444,12 @@ def run(args):
             evaluator.submit(network.params)
         want_windows(args.no_show)
         fig = plot_history(history, title)
-        try:
-            save_figure(fig, args.plot)
-        finally:  # the trained parameters are saved even if the figure can't be (disk full...)
-            if save_params:
-                network.save(args.save_params)
+        save = {"plot": lambda path: save_figure(fig, path), "parameters": network.save}
+        for what, path in outputs.items():
+            try:
+                save[what](path)
+            except OSError as e:
+                failed[what] = e
     if interrupted and status == 0:
         status = EXIT_INTERRUPTED
         print("interrupted while saving; saved first", file=sys.stderr)
@@ -456,9 +460,15 @@ def run(args):
         if not final:  # measured already, after the last update
             final = history.train_acc_list[-1], history.test_acc_list[-1]
         print(f"final accuracy: train {final[0]:.4f}, test {final[1]:.4f}")
-    print(f"plot saved to {args.plot.resolve()}")
-    if save_params:
-        print(f"parameters saved to {args.save_params.resolve()}")
+    for what, path in outputs.items():
+        if what in failed:
+            e = failed[what]
+            print(f"error: could not save the {what} to {path}: {e.strerror or e}",
+                  file=sys.stderr)
+        else:
+            print(f"{what} saved to {path.resolve()}")
+    if failed and status == 0:
+        status = 1
     show_figure(fig, args.no_show or status != 0)  # and closes it, also after a failed run
     return status
 

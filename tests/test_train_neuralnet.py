@@ -457,15 +457,29 @@ def test_plot_shows_the_loss_of_a_one_iteration_run():
     plt.close(fig)
 
 
-def test_cli_saves_the_parameters_even_if_the_figure_cannot_be_saved(fake_mnist, tmp_path,
-                                                                     monkeypatch):
-    def disk_full(fig, path):
-        raise OSError(28, "No space left on device", str(path))
+def disk_full(*args):
+    raise OSError(28, "No space left on device", str(args[-1]))
 
-    monkeypatch.setattr(train_neuralnet, "save_figure", disk_full)
-    with pytest.raises(OSError, match="No space left"):  # run_main reports it, with status 1
-        run_cli(tmp_path, "--iters", "20", "--save-params", str(tmp_path / "p.npz"))
-    assert TwoLayerNet.load(tmp_path / "p.npz").params["W1"].shape == (784, 50)
+
+@pytest.mark.parametrize("failing", ["plot", "parameters"])
+def test_cli_saves_the_one_file_even_if_the_other_cannot_be_saved(fake_mnist, tmp_path,
+                                                                  monkeypatch, capsys, failing):
+    if failing == "plot":
+        monkeypatch.setattr(train_neuralnet, "save_figure", disk_full)
+    else:
+        monkeypatch.setattr(TwoLayerNet, "save", disk_full)
+    params, plot = tmp_path / "p.npz", tmp_path / "plot.png"
+    assert run_cli(tmp_path, "--iters", "20", "--save-params", str(params)) == 1
+    out, err = capsys.readouterr()
+    path = plot if failing == "plot" else params
+    assert err == f"error: could not save the {failing} to {path}: No space left on device\n"
+    assert "\nfinal accuracy: train " in out  # the summary is not lost
+    if failing == "plot":
+        assert TwoLayerNet.load(params).params["W1"].shape == (784, 50)
+        assert f"parameters saved to {params}\n" in out and "plot saved" not in out
+    else:
+        assert plot.read_bytes().startswith(PNG_SIGNATURE)
+        assert f"plot saved to {plot}\n" in out and "parameters saved" not in out
 
 
 def test_cli_closes_its_figure_also_after_a_failed_run(fake_mnist, tmp_path):
