@@ -1,8 +1,10 @@
 """common.files: what atomic_write replaces, and what check_writable lets through."""
 
 import os
+import select
 import socket
 import stat
+import sys
 
 import pytest
 
@@ -95,6 +97,22 @@ def test_check_writable_accepts_a_named_pipe_without_opening_it(tmp_path, call_i
     checker, _ = call_in_a_thread(lambda: check_writable(fifo, "figure"), timeout=10)
     assert not checker.is_alive(), "it opened the pipe and waits for a reader"
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's poll() tells")
+def test_check_writable_leaves_the_input_of_a_pipes_reader_alone(tmp_path):
+    # A writer that opens and closes the pipe would end a reader's input before the run writes
+    # into it. On Linux, poll() tells a reader that such a writer came and went (POLLHUP).
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        check_writable(fifo, "figure")
+        watch = select.poll()
+        watch.register(reader, select.POLLIN)
+        assert watch.poll(0) == [], "a writer came and went: the reader saw its input end"
+    finally:
+        os.close(reader)
 
 
 @needs_fifo

@@ -16,6 +16,7 @@ from ch04.inspect_net import (
     _mistake_title,
     _tile_axes,
     confusion_matrix,
+    draw_mistakes,
     draw_weights,
     grid_shape,
     main,
@@ -127,6 +128,16 @@ def test_mistake_titles_round_down_and_split_long_names():
     assert _mistake_title("4", "9", 0.9997) == "true 4 → pred 9\n(99.9%)"  # not a sure 100%
     assert _mistake_title("T-shirt/top", "Ankle boot", 0.5) == (
         "true T-shirt/top\n→ pred Ankle boot\n(50.0%)")
+
+
+def test_each_mistake_is_titled_with_its_true_and_predicted_class():
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    y = np.array([[0.1, 0.7, 0.2], [0.05, 0.15, 0.8]])  # taken for a 1, then for a 2
+    draw_mistakes(fig, np.zeros((2, 28, 28)), np.array([2, 0]), y, ("a", "b", "c"), total=2)
+    assert [ax.get_title() for ax in fig.axes] == ["true c → pred b\n(70.0%)",
+                                                   "true a → pred c\n(80.0%)"]
 
 
 def test_tiles_beyond_the_count_are_hidden():

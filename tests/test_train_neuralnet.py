@@ -73,10 +73,20 @@ def test_float32_training_reaches_the_same_accuracy_as_float64(small_data):
     np.testing.assert_allclose(finals[np.float32][1][:50], finals[np.float64][1][:50], rtol=1e-3)
 
 
-def test_numerical_gradient_training_follows_backprop(small_data):
+def test_numerical_gradient_training_follows_backprop(small_data, monkeypatch):
     nets = {grad: TwoLayerNet(20, 10, 3, rng=0) for grad in ("backprop", "numerical")}
+    calls = []  # which gradient each iteration took
+    for method in ("loss_and_gradient", "numerical_gradient"):
+        real = getattr(TwoLayerNet, method)
+
+        def counted(self, x, t, real=real, method=method):
+            calls.append(method)
+            return real(self, x, t)
+
+        monkeypatch.setattr(TwoLayerNet, method, counted)
     for grad, net in nets.items():
         train(net, *small_data, iters=5, batch_size=20, lr=0.5, rng=1, grad=grad)
+    assert calls == ["loss_and_gradient"] * 5 + ["numerical_gradient"] * 5
     for name, value in nets["backprop"].params.items():
         np.testing.assert_allclose(nets["numerical"].params[name], value, rtol=1e-6, atol=1e-9)
 
@@ -104,14 +114,22 @@ def test_train_stops_when_the_weights_overflow_before_the_loss_shows_it(small_da
     assert history.train_loss_list == []
 
 
-def test_measuring_in_the_background_gives_the_same_history(small_data):
-    runs = []
+def test_measuring_in_the_background_gives_the_same_history(small_data, monkeypatch):
+    runs, measured_in = [], []
+    real = Evaluator.measure
+
+    def measure(self, params):
+        measured_in.append(threading.current_thread() is threading.main_thread())
+        return real(self, params)
+
+    monkeypatch.setattr(Evaluator, "measure", measure)
     for in_background in (False, True):
         net, epochs = TwoLayerNet(20, 10, 3, rng=0), []
         history = train(net, *small_data, iters=95, batch_size=20, lr=0.5, rng=1,
                         on_epoch=lambda *args, epochs=epochs: epochs.append(args),
                         evaluate_in_background=in_background)
         runs.append((history, epochs, net.params))
+    assert measured_in == [True] * 4 + [False] * 4  # in the loop, then in the second thread
     (history, epochs, params), (history_bg, epochs_bg, params_bg) = runs
     assert history_bg == history
     assert epochs_bg == epochs and [epoch for epoch, _, _ in epochs] == [0, 1, 2, 3]
