@@ -563,7 +563,10 @@ def run_cli(spec, argv=None):
         try:
             read_cache(file, path)  # "cached" only if the next load can use it
             state = f"{path.stat().st_size:,} bytes"
-        except CACHE_ERRORS as e:  # the warning above said why writing failed
+        except FileNotFoundError:  # writing it failed (a full disk...): the warning said why
+            state = "not cached: it could not be written"
+            uncached += 1
+        except CACHE_ERRORS as e:
             state = f"not cached: {getattr(e, 'strerror', None) or e}"
             uncached += 1
         rows.append(f"  {path.name:32} {array.dtype} {str(array.shape):16} {state}")

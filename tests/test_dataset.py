@@ -322,6 +322,21 @@ def test_a_failed_write_leaves_neither_the_file_nor_a_temporary_one(home, tiny, 
     assert not list((home / "tiny").glob(".*"))
 
 
+def test_main_says_why_a_file_is_not_cached_when_writing_it_failed(home, tiny, monkeypatch,
+                                                                   capsys, caplog):
+    tiny.put(home / "tiny")
+
+    def disk_full(f, array, allow_pickle):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "save", disk_full)
+    assert _store.run_cli(tiny.spec, []) == 1
+    out = capsys.readouterr().out
+    assert "only 0 of its 4 files are cached" in out
+    assert out.count("not cached: it could not be written\n") == 4  # not "No such file"
+    assert caplog.text.count("No space left on device") == 4  # the reason, once for each
+
+
 def test_ctrl_c_during_a_write_leaves_neither_the_file_nor_a_temporary_one(home, tiny, monkeypatch):
     tiny.put(home / "tiny")
 
