@@ -433,7 +433,7 @@ def run(args):
     outputs = {"plot": args.plot}  # what to save, and where
     if args.save_params is not None and status != 1:  # not the params of a blow-up
         outputs["parameters"] = args.save_params
-    failed = {}  # what could not be saved (a full disk...) → the OSError; the rest still is
+    failed = {}  # what could not be saved (a full disk...) → the error; the rest still is
     # What was learned is saved even if Ctrl-C comes now: it then only ends the run afterwards.
     with interrupts_deferred() as interrupted, Evaluator(
             x_train, t_train, x_test, t_test, lambda *accuracies: final.extend(accuracies),
@@ -448,11 +448,17 @@ def run(args):
         for what, path in outputs.items():
             try:
                 save[what](path)
-            except OSError as e:
+            except Exception as e:  # reported below; raised there, if not an OSError
                 failed[what] = e
     if interrupted and status == 0:
         status = EXIT_INTERRUPTED
-        print("interrupted while saving; saved first", file=sys.stderr)
+        print("interrupted while saving; let the saving finish first", file=sys.stderr)
+    for what, e in failed.items():  # on stderr first: stdout may be closed by now (| head)
+        if isinstance(e, OSError):
+            print(f"error: could not save the {what} to {outputs[what]}: {e.strerror or e}",
+                  file=sys.stderr)
+    if failed and status == 0:
+        status = 1
 
     each = f" ({elapsed / done * 1e3:.2f} ms each)" if done else ""
     print(f"{iterations(done)} in {elapsed:.1f} s{each}, seed {seed}")
@@ -461,15 +467,12 @@ def run(args):
             final = history.train_acc_list[-1], history.test_acc_list[-1]
         print(f"final accuracy: train {final[0]:.4f}, test {final[1]:.4f}")
     for what, path in outputs.items():
-        if what in failed:
-            e = failed[what]
-            print(f"error: could not save the {what} to {path}: {e.strerror or e}",
-                  file=sys.stderr)
-        else:
+        if what not in failed:
             print(f"{what} saved to {path.resolve()}")
-    if failed and status == 0:
-        status = 1
     show_figure(fig, args.no_show or status != 0)  # and closes it, also after a failed run
+    for e in failed.values():
+        if not isinstance(e, OSError):  # a bug, not a full disk: raised once the rest is saved
+            raise e
     return status
 
 

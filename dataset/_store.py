@@ -87,7 +87,9 @@ class DatasetSpec:
     @property
     def folder(self):
         """Where its files and cache live: data_home() / name (read again at every use)."""
-        return data_home() / self.name
+        folder = data_home() / self.name
+        check_folder(folder)
+        return folder
 
     @property
     def train_size(self):
@@ -128,9 +130,17 @@ def data_home():
         folder = folder.resolve()
     except (RuntimeError, OSError) as e:  # Python 3.13 raises OSError for a symlink loop
         raise DatasetUnavailableError(f"{what}: {str(e).rstrip('.')}; {fix}") from None
-    if folder.exists() and not folder.is_dir():
-        raise DatasetUnavailableError(f"{what}: {folder} is not a folder; {fix}")
+    check_folder(folder, f"{what}: ", fix)
     return folder
+
+
+def check_folder(folder, what="", fix="set DLFS_DATA_HOME to a folder you can write to"):
+    """Raise DatasetUnavailableError if `folder` (absolute), or the nearest of its parents that
+    exists, is not a folder: then nothing could be cached in it."""
+    # os.path, not Path: on Python 3.11 Path.exists raises for an unsearchable parent folder.
+    existing = next(path for path in (folder, *folder.parents) if os.path.lexists(path))
+    if not os.path.isdir(existing):
+        raise DatasetUnavailableError(f"{what}{existing} is not a folder; {fix}")
 
 
 # --- IDX bytes ------------------------------------------------------------------------------------
@@ -232,6 +242,8 @@ def write_cache(path, array):
     """Save `array` to `path` atomically; on failure log why and go on (the data is still good)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        if is_device_or_pipe(path):  # not ours: replaced, rather than written into
+            path.unlink()
         with atomic_write(path) as f:
             np.save(f, array, allow_pickle=False)
     except OSError as e:

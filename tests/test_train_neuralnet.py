@@ -2,6 +2,7 @@
 test_end_to_end.py)."""
 
 import dataclasses
+import io
 import os
 import re
 import signal
@@ -500,6 +501,30 @@ def test_cli_saves_the_one_file_even_if_the_other_cannot_be_saved(fake_mnist, tm
         assert f"plot saved to {plot}\n" in out and "parameters saved" not in out
 
 
+def test_cli_names_a_failed_save_on_stderr_before_the_summary(fake_mnist, tmp_path,
+                                                               monkeypatch):
+    # Before: a reader that stops early (| head) may close stdout during the summary.
+    monkeypatch.setattr(train_neuralnet, "save_figure", disk_full)
+    both = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", both)
+    monkeypatch.setattr(sys, "stderr", both)
+    assert run_cli(tmp_path, "--iters", "20", "--quiet") == 1
+    assert re.fullmatch(r"error: could not save the plot to \S+: No space left on device\n"
+                        r"20 iterations in .*\nfinal accuracy: .*\n", both.getvalue())
+
+
+def test_cli_saves_the_parameters_also_when_the_figure_fails_with_a_bug(fake_mnist, tmp_path,
+                                                                       monkeypatch, capsys):
+    def broken(fig, path):
+        raise RuntimeError("a bug in drawing")
+
+    monkeypatch.setattr(train_neuralnet, "save_figure", broken)
+    with pytest.raises(RuntimeError, match="a bug in drawing"):  # a traceback, not a line
+        run_cli(tmp_path, "--iters", "20", "--save-params", str(tmp_path / "p.npz"))
+    assert TwoLayerNet.load(tmp_path / "p.npz").params["W1"].shape == (784, 50)
+    assert "\nfinal accuracy: train " in capsys.readouterr().out
+
+
 def test_cli_closes_its_figure_also_after_a_failed_run(fake_mnist, tmp_path):
     import matplotlib.pyplot as plt
 
@@ -564,7 +589,7 @@ def test_cli_ctrl_c_while_saving_finishes_saving_then_exits_130(
         pytest.fail("the signal stopped the saving instead of waiting for it")
     assert status == 130
     captured = capsys.readouterr()
-    assert "interrupted while saving; saved first" in captured.err
+    assert "interrupted while saving; let the saving finish first" in captured.err
     assert "final accuracy: train" in captured.out  # the run itself was complete
     assert (tmp_path / "plot.png").read_bytes().startswith(PNG_SIGNATURE)
     assert TwoLayerNet.load(tmp_path / "p.npz").params["W1"].shape == (784, 50)
