@@ -448,31 +448,32 @@ def run(args):
         for what, path in outputs.items():
             try:
                 save[what](path)
-            except Exception as e:  # reported below; raised there, if not an OSError
+            except Exception as e:  # named below; raised at the end, if not an OSError
                 failed[what] = e
     if interrupted and status == 0:
         status = EXIT_INTERRUPTED
-        print("interrupted while saving; let the saving finish first", file=sys.stderr)
+        print("interrupted while saving; finished saving first", file=sys.stderr)
     for what, e in failed.items():  # on stderr first: stdout may be closed by now (| head)
-        if isinstance(e, OSError):
-            print(f"error: could not save the {what} to {outputs[what]}: {e.strerror or e}",
-                  file=sys.stderr)
+        reason = e.strerror or e if isinstance(e, OSError) else f"{type(e).__name__}: {e}"
+        print(f"error: could not save the {what} to {outputs[what]}: {reason}", file=sys.stderr)
     if failed and status == 0:
         status = 1
 
-    each = f" ({elapsed / done * 1e3:.2f} ms each)" if done else ""
-    print(f"{iterations(done)} in {elapsed:.1f} s{each}, seed {seed}")
-    if trained:
-        if not final:  # measured already, after the last update
-            final = history.train_acc_list[-1], history.test_acc_list[-1]
-        print(f"final accuracy: train {final[0]:.4f}, test {final[1]:.4f}")
-    for what, path in outputs.items():
-        if what not in failed:
-            print(f"{what} saved to {path.resolve()}")
-    show_figure(fig, args.no_show or status != 0)  # and closes it, also after a failed run
-    for e in failed.values():
-        if not isinstance(e, OSError):  # a bug, not a full disk: raised once the rest is saved
-            raise e
+    bugs = [e for e in failed.values() if not isinstance(e, OSError)]
+    try:
+        each = f" ({elapsed / done * 1e3:.2f} ms each)" if done else ""
+        print(f"{iterations(done)} in {elapsed:.1f} s{each}, seed {seed}")
+        if trained:
+            if not final:  # measured already, after the last update
+                final = history.train_acc_list[-1], history.test_acc_list[-1]
+            print(f"final accuracy: train {final[0]:.4f}, test {final[1]:.4f}")
+        for what, path in outputs.items():
+            if what not in failed:
+                print(f"{what} saved to {path.resolve()}")
+    finally:  # also when stdout is closed: the figure is closed, and a bug's traceback shown
+        show_figure(fig, args.no_show or status != 0)  # and closes it, also after a failure
+        if bugs:  # not a full disk but a mistake in the code: its traceback
+            raise bugs[0]
     return status
 
 

@@ -134,7 +134,7 @@ def data_home():
     return folder
 
 
-def check_folder(folder, what="", fix="set DLFS_DATA_HOME to a folder you can write to"):
+def check_folder(folder, what="", fix="move it away, or set DLFS_DATA_HOME to another folder"):
     """Raise DatasetUnavailableError if `folder` (absolute), or the nearest of its parents that
     exists, is not a folder: then nothing could be cached in it."""
     # os.path, not Path: on Python 3.11 Path.exists raises for an unsearchable parent folder.
@@ -243,7 +243,7 @@ def write_cache(path, array):
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if is_device_or_pipe(path):  # not ours: replaced, rather than written into
-            path.unlink()
+            path.unlink(missing_ok=True)  # another process may have replaced it already
         with atomic_write(path) as f:
             np.save(f, array, allow_pickle=False)
     except OSError as e:

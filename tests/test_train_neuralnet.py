@@ -513,16 +513,39 @@ def test_cli_names_a_failed_save_on_stderr_before_the_summary(fake_mnist, tmp_pa
                         r"20 iterations in .*\nfinal accuracy: .*\n", both.getvalue())
 
 
+def a_bug_in_drawing(fig, path):
+    raise RuntimeError("a bug in drawing")
+
+
 def test_cli_saves_the_parameters_also_when_the_figure_fails_with_a_bug(fake_mnist, tmp_path,
                                                                        monkeypatch, capsys):
-    def broken(fig, path):
-        raise RuntimeError("a bug in drawing")
-
-    monkeypatch.setattr(train_neuralnet, "save_figure", broken)
+    monkeypatch.setattr(train_neuralnet, "save_figure", a_bug_in_drawing)
     with pytest.raises(RuntimeError, match="a bug in drawing"):  # a traceback, not a line
         run_cli(tmp_path, "--iters", "20", "--save-params", str(tmp_path / "p.npz"))
     assert TwoLayerNet.load(tmp_path / "p.npz").params["W1"].shape == (784, 50)
-    assert "\nfinal accuracy: train " in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "\nfinal accuracy: train " in out
+    assert err == (f"error: could not save the plot to {tmp_path / 'plot.png'}: RuntimeError: "
+                   "a bug in drawing\n")
+
+
+class ClosedStdout(io.StringIO):
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_bug_in_saving_is_raised_and_its_figure_closed_also_when_stdout_is_closed(
+        fake_mnist, tmp_path, monkeypatch, capsys):
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    monkeypatch.setattr(train_neuralnet, "save_figure", a_bug_in_drawing)
+    monkeypatch.setattr(sys, "stdout", ClosedStdout())
+    # Without --no-show the figure comes from pyplot, which keeps it until it is closed.
+    with pytest.raises(RuntimeError, match="a bug in drawing"):  # not the BrokenPipeError
+        main(["--plot", str(tmp_path / "plot.png"), "--seed", "0", "--iters", "20", "--quiet"])
+    assert "could not save the plot" in capsys.readouterr().err
+    assert plt.get_fignums() == []
 
 
 def test_cli_closes_its_figure_also_after_a_failed_run(fake_mnist, tmp_path):
@@ -589,7 +612,7 @@ def test_cli_ctrl_c_while_saving_finishes_saving_then_exits_130(
         pytest.fail("the signal stopped the saving instead of waiting for it")
     assert status == 130
     captured = capsys.readouterr()
-    assert "interrupted while saving; let the saving finish first" in captured.err
+    assert "interrupted while saving; finished saving first" in captured.err
     assert "final accuracy: train" in captured.out  # the run itself was complete
     assert (tmp_path / "plot.png").read_bytes().startswith(PNG_SIGNATURE)
     assert TwoLayerNet.load(tmp_path / "p.npz").params["W1"].shape == (784, 50)
