@@ -459,7 +459,7 @@ def run(args):
     if failed and status == 0:
         status = 1
 
-    bugs = [e for e in failed.values() if not isinstance(e, OSError)]
+    summarized = False
     try:
         each = f" ({elapsed / done * 1e3:.2f} ms each)" if done else ""
         print(f"{iterations(done)} in {elapsed:.1f} s{each}, seed {seed}")
@@ -470,10 +470,12 @@ def run(args):
         for what, path in outputs.items():
             if what not in failed:
                 print(f"{what} saved to {path.resolve()}")
-    finally:  # also when stdout is closed: the figure is closed, and a bug's traceback shown
-        show_figure(fig, args.no_show or status != 0)  # and closes it, also after a failure
-        if bugs:  # not a full disk but a mistake in the code: its traceback
-            raise bugs[0]
+        summarized = True
+    finally:  # the figure is closed also when stdout was closed (| head) or Ctrl-C came
+        show_figure(fig, args.no_show or status != 0 or not summarized)  # and closes it
+    for e in failed.values():
+        if not isinstance(e, OSError):  # not a full disk but a mistake in the code: its traceback
+            raise e
     return status
 
 

@@ -534,18 +534,29 @@ class ClosedStdout(io.StringIO):
         raise BrokenPipeError(32, "Broken pipe")
 
 
-def test_a_bug_in_saving_is_raised_and_its_figure_closed_also_when_stdout_is_closed(
-        fake_mnist, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("bug", [False, True], ids=["saved", "a bug in saving"])
+def test_with_stdout_closed_the_figure_is_closed_not_shown(fake_mnist, tmp_path, monkeypatch,
+                                                           capsys, bug):
     import matplotlib.pyplot as plt
 
     plt.close("all")
-    monkeypatch.setattr(train_neuralnet, "save_figure", a_bug_in_drawing)
+    if bug:
+        monkeypatch.setattr(train_neuralnet, "save_figure", a_bug_in_drawing)
+    real, shown = train_neuralnet.show_figure, []
+
+    def show_figure(fig, no_show=False):
+        shown.append(not no_show)
+        real(fig, no_show)
+
+    monkeypatch.setattr(train_neuralnet, "show_figure", show_figure)
     monkeypatch.setattr(sys, "stdout", ClosedStdout())
-    # Without --no-show the figure comes from pyplot, which keeps it until it is closed.
-    with pytest.raises(RuntimeError, match="a bug in drawing"):  # not the BrokenPipeError
+    # Without --no-show the figure comes from pyplot, which keeps it until it is closed; with
+    # --quiet the summary is the first thing written to stdout.
+    with pytest.raises(BrokenPipeError):  # run_main ends the run quietly, with status 141
         main(["--plot", str(tmp_path / "plot.png"), "--seed", "0", "--iters", "20", "--quiet"])
-    assert "could not save the plot" in capsys.readouterr().err
+    assert shown == [False]  # no window opens for a run whose reader has gone
     assert plt.get_fignums() == []
+    assert ("error: could not save the plot" in capsys.readouterr().err) == bug
 
 
 def test_cli_closes_its_figure_also_after_a_failed_run(fake_mnist, tmp_path):
