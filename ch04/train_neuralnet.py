@@ -459,7 +459,6 @@ def run(args):
     if failed and status == 0:
         status = 1
 
-    summarized = False
     try:
         each = f" ({elapsed / done * 1e3:.2f} ms each)" if done else ""
         print(f"{iterations(done)} in {elapsed:.1f} s{each}, seed {seed}")
@@ -470,9 +469,11 @@ def run(args):
         for what, path in outputs.items():
             if what not in failed:
                 print(f"{what} saved to {path.resolve()}")
-        summarized = True
-    finally:  # the figure is closed also when stdout was closed (| head) or Ctrl-C came
-        show_figure(fig, args.no_show or status != 0 or not summarized)  # and closes it
+        sys.stdout.flush()  # a reader that has gone (| head) or a full disk shows here
+    except BaseException:  # ...or Ctrl-C: the figure is closed, and no window opens
+        show_figure(fig, no_show=True)
+        raise
+    show_figure(fig, args.no_show or status != 0)  # and closes it, also after a failed run
     for e in failed.values():
         if not isinstance(e, OSError):  # not a full disk but a mistake in the code: its traceback
             raise e

@@ -530,7 +530,9 @@ def test_cli_saves_the_parameters_also_when_the_figure_fails_with_a_bug(fake_mni
 
 
 class ClosedStdout(io.StringIO):
-    def write(self, text):
+    """A stdout whose reader has gone: as a buffered pipe, it fails only when flushed."""
+
+    def flush(self):
         raise BrokenPipeError(32, "Broken pipe")
 
 
