@@ -430,9 +430,6 @@ def run(args):
              f"lr {args.lr:g}, {args.grad}, {args.dtype}, seed {seed}")
     done, trained = len(history.train_loss_list), status == 0
     final = []
-    outputs = {"plot": args.plot}  # what to save, and where
-    if args.save_params is not None and status != 1:  # not the params of a blow-up
-        outputs["parameters"] = args.save_params
     failed = {}  # what could not be saved (a full disk...) → the error; the rest still is
     # What was learned is saved even if Ctrl-C comes now: it then only ends the run afterwards.
     with interrupts_deferred() as interrupted, Evaluator(
@@ -444,18 +441,21 @@ def run(args):
             evaluator.submit(network.params)
         want_windows(args.no_show)
         fig = plot_history(history, title)
-        save = {"plot": lambda path: save_figure(fig, path), "parameters": network.save}
-        for what, path in outputs.items():
+        outputs = {"plot": (args.plot, lambda path: save_figure(fig, path))}  # what → (where, how)
+        if args.save_params is not None and status != 1:  # not the params of a blow-up
+            outputs["parameters"] = (args.save_params, network.save)
+        for what, (path, save) in outputs.items():
             try:
-                save[what](path)
+                save(path)
             except Exception as e:  # named below; raised at the end, if not an OSError
                 failed[what] = e
     if interrupted and status == 0:
         status = EXIT_INTERRUPTED
         print("interrupted while saving; finished saving first", file=sys.stderr)
     for what, e in failed.items():  # on stderr first: stdout may be closed by now (| head)
-        reason = e.strerror or e if isinstance(e, OSError) else f"{type(e).__name__}: {e}"
-        print(f"error: could not save the {what} to {outputs[what]}: {reason}", file=sys.stderr)
+        reason = (e.strerror or e) if isinstance(e, OSError) else f"{type(e).__name__}: {e}"
+        path, _ = outputs[what]
+        print(f"error: could not save the {what} to {path}: {reason}", file=sys.stderr)
     if failed and status == 0:
         status = 1
 
@@ -466,7 +466,7 @@ def run(args):
             if not final:  # measured already, after the last update
                 final = history.train_acc_list[-1], history.test_acc_list[-1]
             print(f"final accuracy: train {final[0]:.4f}, test {final[1]:.4f}")
-        for what, path in outputs.items():
+        for what, (path, _) in outputs.items():
             if what not in failed:
                 print(f"{what} saved to {path.resolve()}")
         sys.stdout.flush()  # a reader that has gone (| head) or a full disk shows here

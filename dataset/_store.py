@@ -575,11 +575,11 @@ def run_cli(spec, argv=None):
         try:
             read_cache(file, path)  # "cached" only if the next load can use it
             state = f"{path.stat().st_size:,} bytes"
-        except FileNotFoundError:  # writing it failed (a full disk...): the warning said why
-            state = "not cached: it could not be written"
-            uncached += 1
         except CACHE_ERRORS as e:
-            state = f"not cached: {getattr(e, 'strerror', None) or e}"
+            # Not there: writing it failed (a full disk...), and the warning above said why.
+            reason = ("it could not be written" if isinstance(e, FileNotFoundError)
+                      else getattr(e, "strerror", None) or e)
+            state = f"not cached: {reason}"
             uncached += 1
         rows.append(f"  {path.name:32} {array.dtype} {str(array.shape):16} {state}")
     if uncached:
