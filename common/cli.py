@@ -9,8 +9,9 @@ A command ends with main()'s exit status, and quietly when whoever reads its out
 reading, as in `python -m ch04.train_neuralnet | head -3`: Python would otherwise print a
 BrokenPipeError traceback. The program then ends at once, like most command-line programs, with
 the status a shell reports for them (141), and writes nothing more: no half-run plot replaces an
-earlier one. Any other OSError that reaches it, such as its output going to a full disk, ends it
-the same way but with one line on stderr and status 1.
+earlier one. Any other OSError that reaches it, such as its output going to a full disk or a
+figure going to a named pipe whose reader has gone, ends it the same way but with one line on
+stderr and status 1.
 
 A command shows the data loader's news (which source a first load took each file from, and
 which it could not reach) as plain lines on stderr. The library alone logs them without showing
@@ -42,8 +43,9 @@ def run_main(main):
                       and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
     if handle_sigterm:
         signal.signal(signal.SIGTERM, sigterm_as_ctrl_c)
+    devnull = None
     if sys.stdout is None:  # started with stdout closed (`>&-`): what it prints goes nowhere
-        sys.stdout = open(os.devnull, "w")
+        sys.stdout = devnull = open(os.devnull, "w")
     try:
         with command_output():
             status = main()
@@ -52,17 +54,21 @@ def run_main(main):
         print("interrupted", file=sys.stderr)
         status = EXIT_INTERRUPTED
         _flush_or_discard_stdout()
-    except BrokenPipeError:
-        _discard_stdout()
-        status = EXIT_BROKEN_PIPE
-    except OSError as e:  # e.g. "No space left on device" for output sent to a full disk
-        print(f"error: {e.strerror or e}" + (f": {e.filename}" if e.filename else ""),
-              file=sys.stderr)
-        status = 1
-        _flush_or_discard_stdout()
+    except OSError as e:
+        if isinstance(e, BrokenPipeError) and e.filename is None:  # stdout's, not a file's
+            _discard_stdout()
+            status = EXIT_BROKEN_PIPE
+        else:  # e.g. "No space left on device" for output sent to a full disk
+            print(f"error: {e.strerror or e}" + (f": {e.filename}" if e.filename else ""),
+                  file=sys.stderr)
+            status = 1
+            _flush_or_discard_stdout()
     finally:
         if handle_sigterm:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        if devnull is not None:
+            sys.stdout = None
+            devnull.close()
     sys.exit(status)
 
 

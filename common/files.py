@@ -28,26 +28,44 @@ def atomic_write(path):
     is gathered in memory (writers such as np.savez seek back in their file) and written into it
     whole when the block succeeds. Anything else that is not a regular file (a folder, a disk)
     raises OSError.
+
+    An OSError in writing (a full disk, a pipe whose reader has gone) names `path`, the file
+    asked for, rather than none or the temporary one.
     """
     path = Path(os.path.realpath(path))
     if is_device_or_pipe(path):
         data = io.BytesIO()
         yield data
-        _write_into(path, data.getvalue())
+        with _errors_naming(path):
+            _write_into(path, data.getvalue())
         return
     if path.is_dir():
         raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
     if path.exists() and not path.is_file():
         raise OSError(errno.EINVAL, "not a regular file, a character device or a named pipe",
                       str(path))
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
+    # The start of the name is enough to tell whose it is, and leaves room in a long name's
+    # 255 bytes for the rest (TEMPORARY_NAME_SPACE).
+    tmp = path.with_name(f".{path.name[:32]}.{os.getpid()}-{secrets.token_hex(4)}.part")
     try:
-        with open(tmp, "xb") as f:
+        with _errors_naming(path, tmp), open(tmp, "xb") as f:
             yield f
-        os.replace(tmp, path)
+            f.close()  # here, so that a full disk shows within _errors_naming
+            os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def _errors_naming(path, tmp=None):
+    """An OSError raised within names `path` if it named no file, or only the temporary one."""
+    try:
+        yield
+    except OSError as e:
+        if e.filename is None or e.filename == str(tmp):
+            e.filename, e.filename2 = str(path), None
         raise
 
 
@@ -77,8 +95,12 @@ def _write_into(path, data):
                           str(path)) from None
         raise
     os.set_blocking(fd, True)  # the writes themselves may wait for the reader
-    with open(fd, "wb") as f:
-        f.write(data)
+    try:
+        with open(fd, "wb") as f:
+            f.write(data)
+    except BrokenPipeError:
+        raise BrokenPipeError(errno.EPIPE, "the program reading from this named pipe stopped "
+                              "before the end", str(path)) from None
 
 
 def check_writable(path, what="file"):

@@ -247,7 +247,7 @@ def write_cache(path, array):
         with atomic_write(path) as f:
             np.save(f, array, allow_pickle=False)
     except OSError as e:
-        logger.warning("could not cache %s: %s", path, e)
+        logger.warning("could not cache %s: %s", path, e.strerror or e)
 
 
 # --- the sources ----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ when its output's reader goes away."""
 import argparse
 import gc
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -130,7 +131,8 @@ def test_names_stdout_cannot_encode_are_printed_without_a_traceback(encoding, na
 @pytest.mark.skipif(os.name != "posix", reason="needs a shell's >&-")
 def test_a_command_started_with_stdout_closed_runs_without_a_traceback():
     code = "from common.cli import run_main\nrun_main(lambda: print('x') or 0)"
-    result = subprocess.run(["sh", "-c", f'"{sys.executable}" -c "{code}" >&-'],
+    # -W error: the stand-in for stdout is closed too (no "unclosed file" ResourceWarning).
+    result = subprocess.run(["sh", "-c", f'"{sys.executable}" -W error -c "{code}" >&-'],
                             capture_output=True, text=True, timeout=60)
     assert (result.returncode, result.stderr) == (0, "")
 
@@ -159,6 +161,36 @@ def test_output_to_a_full_disk_ends_with_one_line_and_status_1(tmp_path, script)
             stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
     assert process.returncode == 1
     assert process.stderr == "error: No space left on device\n"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's poll() tells")
+def test_a_figure_whose_pipe_reader_leaves_is_an_error_naming_it_not_a_quiet_141(tmp_path):
+    # Only stdout's reader leaving means `| head`: a file's is an error like a full disk.
+    fifo = tmp_path / "plot.png"
+    os.mkfifo(fifo)
+    code = ("from common.cli import run_main\n"
+            "from common.files import atomic_write\n"
+            "def main():\n"
+            "    with atomic_write('plot.png') as f:\n"
+            "        f.write(b'x' * 200_000)\n"  # more than a pipe holds
+            "    return 0\n"
+            "run_main(main)")
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # first: a pipe without one is refused
+    try:
+        with subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, stderr=subprocess.PIPE,
+                              text=True) as process:
+            watch = select.poll()
+            watch.register(reader, select.POLLIN)
+            assert watch.poll(60_000), "nothing was written into the pipe"
+            os.read(reader, 10)
+            os.close(reader)
+            reader = None
+            stderr = process.stderr.read()
+    finally:
+        if reader is not None:
+            os.close(reader)
+    assert (process.returncode, stderr) == (
+        1, f"error: the program reading from this named pipe stopped before the end: {fifo}\n")
 
 
 def test_an_os_error_from_main_is_one_line_naming_the_file(capsys):

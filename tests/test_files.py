@@ -1,5 +1,6 @@
 """common.files: what atomic_write replaces, and what check_writable lets through."""
 
+import errno
 import os
 import select
 import socket
@@ -63,6 +64,31 @@ def test_atomic_write_leaves_the_file_as_it_was_on_an_error(tmp_path):
         raise RuntimeError("stop")
     assert path.read_bytes() == b"old"
     assert os.listdir(tmp_path) == ["out.bin"]
+
+
+def test_atomic_write_takes_a_name_as_long_as_the_file_system_allows(tmp_path):
+    # Its temporary file has a name of its own, no longer than 32 characters of the real one more.
+    name_max = os.pathconf(tmp_path, "PC_NAME_MAX") if hasattr(os, "pathconf") else 255
+    path = tmp_path / ("a" * (name_max - 4) + ".png")
+    with atomic_write(path) as f:
+        f.write(b"new")
+    assert os.listdir(tmp_path) == [path.name]
+
+
+def test_an_error_in_writing_names_the_file_asked_for_not_the_temporary_one(tmp_path):
+    path = tmp_path / "plot.png"
+    with pytest.raises(OSError) as error, atomic_write(path) as f:
+        f.write(b"half")
+        raise OSError(errno.ENOSPC, "No space left on device")  # as a full disk's write does
+    assert error.value.filename == str(path)
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
+def test_an_error_in_writing_into_a_device_names_it():
+    with pytest.raises(OSError) as error, atomic_write("/dev/full") as f:
+        f.write(b"more than nothing")
+    assert (error.value.errno, error.value.filename) == (errno.ENOSPC, "/dev/full")
 
 
 def test_check_writable_follows_a_link_into_a_missing_folder(tmp_path):
