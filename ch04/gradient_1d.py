@@ -35,26 +35,24 @@ def function_1_derivative(x):
 
 
 def tangent_line(f, x0):
-    """(slope, intercept) of the tangent to f at x0: y = slope * x + intercept.
+    """The tangent to f at x0, as the book returns it: the function x ↦ slope * x + intercept.
 
     The slope is f'(x0) by numerical differentiation; the line passes through (x0, f(x0)).
     """
     slope = numerical_diff(f, x0)
-    return slope, f(x0) - slope * x0
+    intercept = f(x0) - slope * x0
+    return lambda x: slope * x + intercept
 
 
-def plot_tangents(f, tangents, x_range=X_RANGE):
-    """f on x_range with the given tangent lines → Figure.
-
-    tangents: {x0: (slope, intercept)}, as returned by `tangent_line` for each x0.
-    """
+def plot_tangents(f, points=TANGENT_POINTS, x_range=X_RANGE):
+    """f on x_range with its tangent lines at each of `points` → Figure."""
     x = np.linspace(*x_range, 201)
     fig = new_figure(figsize=(6.4, 4.6))
     ax = fig.subplots()
     ax.plot(x, f(x), color="black", linewidth=2, label="f(x) = 0.01x² + 0.1x")
-    for i, (x0, (slope, intercept)) in enumerate(tangents.items()):
-        ax.plot(x, slope * x + intercept, color=f"C{i}", linestyle="--",
-                label=f"tangent at x = {x0:g} (slope {slope:.4f})")
+    for i, x0 in enumerate(points):
+        ax.plot(x, tangent_line(f, x0)(x), color=f"C{i}", linestyle="--",
+                label=f"tangent at x = {x0:g} (slope {numerical_diff(f, x0):.4f})")
         ax.plot(x0, f(x0), "o", color=f"C{i}")
     ax.set(xlabel="x", ylabel="f(x)", xlim=x_range,
            title="f(x) and its tangents, slopes by numerical differentiation")
@@ -73,11 +71,11 @@ def main(argv=None):
     add_figure_options(parser, PLOT)
     args = parse_figure_args(parser, argv)
 
-    tangents = {x0: tangent_line(function_1, x0) for x0 in TANGENT_POINTS}
-    for x0, (slope, _) in tangents.items():
-        print(f"x = {x0:g}: numerical slope {slope!r}, analytic {function_1_derivative(x0):g}")
+    for x0 in TANGENT_POINTS:
+        print(f"x = {x0:g}: numerical slope {numerical_diff(function_1, x0)!r}, "
+              f"analytic {function_1_derivative(x0):g}")
 
-    fig = plot_tangents(function_1, tangents)
+    fig = plot_tangents(function_1)
     finish_figure(fig, args)
     return 0
 

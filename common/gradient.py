@@ -11,7 +11,18 @@ H = 1e-4  # step of the central differences; fine in float64, not in float32 (se
 
 
 def numerical_diff(f, x, h=H):
-    """df/dx at the scalar x by the central difference (f(x + h) - f(x - h)) / 2h."""
+    """df/dx at the scalar x by the central difference (f(x + h) - f(x - h)) / 2h.
+
+    x must not be a float32 (or float16) number: x + h would be rounded to its 7 (or 3) digits,
+    as numerical_gradient explains, and the slope at 5 comes out as 0.2003 (or 0).
+    """
+    _check_step(h)
+    dtype = np.asarray(x).dtype
+    if dtype.kind == "f" and dtype.itemsize < 8:
+        got, fix = ((f"the {dtype} number {x}", "float(x)") if np.ndim(x) == 0
+                    else (f"a {dtype} array", "x.astype(np.float64)"))
+        raise TypeError(f"numerical_diff needs x in float64 precision, got {got}; "
+                        f"convert it first, e.g. {fix}")
     return (f(x + h) - f(x - h)) / (2 * h)
 
 
@@ -32,8 +43,10 @@ def numerical_gradient(f, x, h=H):
             f"numerical_gradient perturbs x in place and needs a float64 array, got {got}; "
             "convert it first, e.g. x = np.asarray(x, dtype=np.float64)"
         )
-    if not h > 0:
-        raise ValueError(f"h must be a small positive step, such as {H}, got {h!r}")
+    if not x.flags.writeable:
+        raise ValueError("numerical_gradient perturbs x in place, but this x is read-only; "
+                         "pass a writable copy, e.g. x = np.array(x, dtype=np.float64)")
+    _check_step(h)
     grad = np.zeros_like(x)
     for idx in np.ndindex(x.shape):
         saved = x[idx]
@@ -46,6 +59,13 @@ def numerical_gradient(f, x, h=H):
             x[idx] = saved
         grad[idx] = (f_plus - f_minus) / (2 * h)
     return grad
+
+
+def _check_step(h):
+    """Raise ValueError unless h is a finite number > 0."""
+    if not (isinstance(h, (int, float, np.integer, np.floating)) and not isinstance(h, bool)
+            and 0 < h < np.inf):
+        raise ValueError(f"h must be a small positive step, such as {H}, got {h!r}")
 
 
 def _scalar(value):
@@ -76,8 +96,9 @@ def gradient_descent(f, init_x, lr=0.01, step_num=100, *, return_history=False):
     if not (isinstance(lr, (int, float, np.integer, np.floating)) and np.isfinite(lr)):
         raise ValueError(f"lr must be a finite number, such as 0.01, got {lr!r}")
     x = np.array(init_x, dtype=np.float64)
-    history = [x.copy()]
+    history = [x.copy()] if return_history else None
     for _ in range(step_num):
         x -= lr * numerical_gradient(f, x)
-        history.append(x.copy())
+        if return_history:
+            history.append(x.copy())
     return (x, np.array(history)) if return_history else x

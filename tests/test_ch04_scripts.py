@@ -64,10 +64,12 @@ def test_gradient_1d_prints_slopes_near_the_exact_derivative(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("x0", [0.0, 5.0, 10.0, 20.0])
-def test_tangent_line_touches_f_with_the_exact_slope(x0):
-    slope, intercept = gradient_1d.tangent_line(gradient_1d.function_1, x0)
-    assert slope == pytest.approx(gradient_1d.function_1_derivative(x0), abs=1e-9)
-    assert slope * x0 + intercept == pytest.approx(gradient_1d.function_1(x0), abs=1e-12)
+def test_tangent_line_is_the_books_function_touching_f_with_the_exact_slope(x0):
+    tangent = gradient_1d.tangent_line(gradient_1d.function_1, x0)  # as the book: tf(x)
+    assert tangent(x0) == pytest.approx(gradient_1d.function_1(x0), abs=1e-12)
+    assert tangent(x0 + 1) - tangent(x0) == pytest.approx(
+        gradient_1d.function_1_derivative(x0), abs=1e-9)
+    np.testing.assert_allclose(tangent(np.array([x0, x0 + 2])), [tangent(x0), tangent(x0 + 2)])
 
 
 # gradient_2d

@@ -1,5 +1,7 @@
 """common.gradient: central differences, in-place perturbation that is always undone, descent."""
 
+import tracemalloc
+
 import numpy as np
 import pytest
 
@@ -96,10 +98,45 @@ def test_numerical_gradient_says_when_f_does_not_return_one_number(f, message):
         numerical_gradient(f, np.ones((2, 2)))
 
 
-@pytest.mark.parametrize("h", [0, -1e-4, float("nan")])
-def test_numerical_gradient_refuses_a_step_that_is_not_positive(h):
-    with pytest.raises(ValueError, match="h must be a small positive step"):
-        numerical_gradient(sum_of_squares, np.ones(2), h=h)
+@pytest.mark.parametrize("x", [np.float32(5.0), np.float16(5.0)])
+def test_numerical_diff_refuses_a_number_too_coarse_for_x_plus_h(x):
+    # In float32 the slope of 0.01x² + 0.1x at 5 came out as 0.2003, in float16 as 0.
+    message = f"float64 precision, got the {x.dtype} number 5.0; convert it first, e.g. float"
+    with pytest.raises(TypeError, match=message):
+        numerical_diff(lambda v: 0.01 * v**2 + 0.1 * v, x)
+
+
+@pytest.mark.parametrize("x", [5, 5.0, np.float64(5.0), np.int32(5)])
+def test_numerical_diff_takes_integers_and_float64(x):
+    assert numerical_diff(lambda v: 0.01 * v**2 + 0.1 * v, x) == pytest.approx(0.2, abs=1e-9)
+
+
+@pytest.mark.parametrize("h", [0, -1e-4, float("nan"), float("inf"), "1e-4", None, True,
+                               np.array([1e-4, 1e-4])])
+@pytest.mark.parametrize("differentiate", [
+    lambda h: numerical_gradient(sum_of_squares, np.ones(2), h=h),
+    lambda h: numerical_diff(lambda v: v**2, 1.0, h=h),
+], ids=["numerical_gradient", "numerical_diff"])
+def test_a_step_that_is_not_a_positive_number_is_refused_naming_it(differentiate, h):
+    with pytest.raises(ValueError, match="h must be a small positive step, such as 0.0001, got"):
+        differentiate(h)
+
+
+def test_numerical_gradient_refuses_a_read_only_array_saying_what_to_do():
+    x = np.broadcast_to(np.array([1.0, 2.0]), (3, 2))  # a read-only view
+    with pytest.raises(ValueError, match=r"x is read-only; pass a writable copy, e.g. x = np.arr"):
+        numerical_gradient(sum_of_squares, x)
+
+
+def test_gradient_descent_keeps_no_history_unless_asked():
+    # The book's call: only the last point is wanted, so memory must not grow with the steps.
+    tracemalloc.start()
+    try:
+        gradient_descent(sum_of_squares, np.ones(1), lr=0.1, step_num=5000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 100_000, f"{peak} bytes for a point of one number"
 
 
 @pytest.mark.parametrize("kwargs, message", [
