@@ -6,15 +6,22 @@ gradient against the plain loop. Prints Markdown tables.
 
 Each training run is a separate process started the way a user starts it, with the plot saved
 and no window. The runs are interleaved, each round starting with the next one (ours, book-style,
-PyTorch; book-style, PyTorch, ours; ...), so that a noisy machine slows them alike, and the table
-shows medians and the ratios of the medians. Peak memory
-is each process's max RSS, from os.wait4. PyTorch is timed only when `import torch` works; it
-is never a dependency of dlfs.
+PyTorch; book-style, PyTorch, ours; ...), so that a slow spell of the machine doesn't fall on one
+contender only, and the table shows medians and the ratios of the medians. Peak memory is each
+process's max RSS, from os.wait4. PyTorch is timed only when `import torch` works; it is never a
+dependency of dlfs.
 
-The FLOP floor is the run's multiply-adds, forward and backward for 10000 batches of 100 plus
-the 17 accuracy passes over 70000 images, divided by this machine's float32 matrix-product speed,
-measured here twice: on the evaluation's own product, 10000 × 784 by 784 × 50, and on a large
-square one, which BLAS runs faster.
+The FLOP floor is the algorithm's multiply-adds, forward and backward for 10000 batches of 100
+plus the 17 accuracy passes over 70000 images (the book's code does 79 GFLOP more: a second
+forward pass per batch, for the loss it records), divided by this machine's float32
+matrix-product speed, measured here twice: on a product of the evaluation's shape, the 10000 test
+images at once (10000 × 784 by 784 × 50), and on a large square one, which BLAS runs faster. Both
+are faster per FLOP than the training's products of 100 images, so the floor is, if anything,
+too low.
+
+Ours runs one BLAS thread and measures accuracy in a second thread; the other two use every
+core through their BLAS. Other work on the machine slows them differently, so the Machine line
+gives the load average at the start: above about 0.5, the times are not worth comparing.
 
 The numerical gradient's plain loop is common.gradient.numerical_gradient, the book's
 one-element-at-a-time loop, over the same loss as the fast method's, TwoLayerNet.loss.
@@ -40,7 +47,11 @@ INPUT, HIDDEN, OUTPUT, BATCH, ITERS, TRAIN, TEST = 784, 50, 10, 100, 10_000, 60_
 
 
 def timed_run(args, cwd, env):
-    """Run `python args...` in cwd → (wall seconds, the child's own max RSS in MB, stdout).
+    """Run `python args...` in cwd → (wall seconds, the child's max RSS in MiB, stdout).
+
+    On Linux a child's max RSS starts from its parent's highest RSS so far (recorded at fork and
+    exec), so this process must stay small until the training runs are done: main() loads MNIST
+    in a child of its own, and the numerical gradient, which loads it here, comes last.
 
     Raises ChildProcessError, with the end of the child's stderr, if it fails.
     """
@@ -94,7 +105,7 @@ def benchmark_training(rounds, seed, with_torch):
                 accuracies = curve(stdout)
                 results[name].append((wall, rss, accuracies))
                 print(f"round {r + 1}/{rounds}: {name.split(' (')[0]}: {wall:.2f} s, "
-                      f"{rss:.0f} MB, test acc {accuracies[-1]:.4f}", file=sys.stderr)
+                      f"{rss:.0f} MiB, test acc {accuracies[-1]:.4f}", file=sys.stderr)
     return results
 
 
@@ -191,16 +202,18 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     # Fetch and cache MNIST first, so that no run pays for that; in a child process, so that this
-    # one stays small: a child's max RSS counts what it shared with its parent before exec.
+    # one stays small: a child's max RSS starts from this process's highest (see timed_run).
     fetch = subprocess.run([sys.executable, "-m", "dataset.mnist"], capture_output=True,
                            text=True)
     if fetch.returncode != 0:  # no MNIST here: the loader says why, and what to do
         print(fetch.stderr, end="", file=sys.stderr)
         return 1
+    load = f", load average {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else ""
     print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, NumPy {np.__version__}; "
-          f"{time.strftime('%Y-%m-%d')}\n")
+          f"{time.strftime('%Y-%m-%d')}{load}\n")
 
+    status = 0
     if not args.skip_training:
         torch_missing = why_torch_fails()
         results = benchmark_training(args.rounds, args.seed, with_torch=not torch_missing)
@@ -216,7 +229,7 @@ def main(argv=None):
             wall = statistics.median(w for w, _, _ in runs)
             rss = statistics.median(r for _, r, _ in runs)
             acc = statistics.median(c[-1] for _, _, c in runs)
-            print(f"| {name} | {wall:.2f} s | {wall / ours_wall:.2f}× | {rss:.0f} MB | "
+            print(f"| {name} | {wall:.2f} s | {wall / ours_wall:.2f}× | {rss:.0f} MiB | "
                   f"{ours_rss / rss:.2f}× | {acc:.4f} |")
         if torch_missing:
             print(f"\nPyTorch is not timed: `import torch` fails here ({torch_missing}).")
@@ -232,7 +245,7 @@ def main(argv=None):
         flops = train_flops + eval_flops
         print(f"\nFLOP floor: {train_flops / 1e9:.0f} GFLOP of training + "
               f"{eval_flops / 1e9:.0f} GFLOP of evaluation = {flops / 1e9:.0f} GFLOP.")
-        for shape, what in (((10_000, INPUT, HIDDEN), "the evaluation's own product"),
+        for shape, what in (((10_000, INPUT, HIDDEN), "the evaluation's shape"),
                             ((2048, 2048, 2048), "a large square product")):
             gflops = sgemm_gflops(*shape)
             floor = flops / gflops / 1e9
@@ -241,8 +254,9 @@ def main(argv=None):
 
     if not args.skip_numerical:
         times, error = benchmark_numerical_gradient(args.numerical_repeats)
-        print(f"\nNumerical gradient of TwoLayerNet 784-50-10, batch 100, float64, "
-              f"{args.numerical_repeats} runs each, medians:\n")
+        runs = (f"{args.numerical_repeats} runs each, medians" if args.numerical_repeats > 1
+                else "1 run each")
+        print(f"\nNumerical gradient of TwoLayerNet 784-50-10, batch 100, float64, {runs}:\n")
         print("| method | time per call | ratio |")
         print("|---|---:|---:|")
         print(f"| plain loop over all 39,760 parameters (`common.gradient`) | "
@@ -252,6 +266,8 @@ def main(argv=None):
         verdict = "within" if error <= 1e-6 else "NOT within"
         print(f"\nLargest difference between the two: {error:.1e} of the largest entry, "
               f"{verdict} the 1e-6 asked for.")
+        if error > 1e-6:  # a wrong fast method: its speed means nothing
+            status = 1
         backprop = seconds_per_iteration("backprop", 2000)
         numerical = seconds_per_iteration("numerical", 3)
         print("\nTraining with each gradient, per iteration, as `python -m ch04.train_neuralnet "
@@ -262,7 +278,7 @@ def main(argv=None):
             total = seconds * ITERS
             total = f"{total:.1f} s" if total < 120 else f"{total / 3600:.1f} hours"
             print(f"| {name} | {seconds * 1e3:.2f} ms | {total} |")
-    return 0
+    return status
 
 
 if __name__ == "__main__":

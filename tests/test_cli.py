@@ -355,6 +355,22 @@ def test_the_benchmark_says_when_it_cannot_time_pytorch(monkeypatch, capsys):
     assert "largest gap 0.00 points (1 round, 1 epochs)" in out
 
 
+@pytest.mark.parametrize("error, status, verdict", [(5e-9, 0, "within"), (2e-6, 1, "NOT within")])
+def test_the_benchmark_fails_when_the_fast_numerical_gradient_is_wrong(monkeypatch, capsys,
+                                                                       error, status, verdict):
+    from benchmarks import train
+
+    monkeypatch.setattr(train.subprocess, "run",
+                        lambda args, **kwargs: subprocess.CompletedProcess(args, 0, "", ""))
+    monkeypatch.setattr(train, "benchmark_numerical_gradient",
+                        lambda repeats: ({"fast": 0.5, "plain": 14.0}, error))
+    monkeypatch.setattr(train, "seconds_per_iteration", lambda grad, iters: 0.001)
+    assert train.main(["--skip-training", "--numerical-repeats", "1"]) == status
+    out = capsys.readouterr().out
+    assert "batch 100, float64, 1 run each:" in out
+    assert f"of the largest entry, {verdict} the 1e-6 asked for." in out
+
+
 def test_the_benchmark_tells_why_torch_fails_to_import(tmp_path, monkeypatch):
     from benchmarks.train import why_torch_fails
 
