@@ -52,16 +52,16 @@ def train(x_train, t_train, x_test, t_test, iters=10_000, batch_size=100, lr=0.1
 
 
 def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.torch_style")
+    parser.add_argument("--iters", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--plot", default="torch_style.png")
+    args = parser.parse_args(argv)  # first: --help works without PyTorch
     import torch
 
     from benchmarks.book_style import plot
     from dataset.mnist import load_mnist
 
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.torch_style")
-    parser.add_argument("--iters", type=int, default=10_000)
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--plot", default="torch_style.png")
-    args = parser.parse_args(argv)
     if args.seed is not None:
         torch.manual_seed(args.seed)
     (x_train, t_train), (x_test, t_test) = load_mnist(normalize=True)

@@ -382,15 +382,15 @@ def main(argv=None):
 def run(args):
     from dataset import DatasetUnavailableError
 
-    seed = secrets.randbelow(2**32) if args.seed is None else args.seed
-    if not args.quiet:
-        print(f"seed {seed} (repeat this run with --seed {seed})")
     try:
         # uint8 pixels: train() scales them to [0, 1] a mini-batch at a time.
         (x_train, t_train), (x_test, t_test) = args.loader(normalize=False)
     except DatasetUnavailableError as e:
         print(e, file=sys.stderr)
         return 1
+    seed = secrets.randbelow(2**32) if args.seed is None else args.seed
+    if not args.quiet:  # once there is a run to repeat
+        print(f"seed {seed} (repeat this run with --seed {seed})")
 
     rng = np.random.default_rng(seed)
     network = TwoLayerNet(input_size=x_train.shape[1], hidden_size=args.hidden_size,

@@ -530,7 +530,10 @@ def load(spec, normalize=True, flatten=True, one_hot_label=False):
     try:
         return convert_cache(spec, convert)
     except CACHE_ERRORS:  # load_arrays tells why in the log, and heals
-        return convert(*load_arrays(spec))
+        pass
+    # Outside the except: a DatasetUnavailableError from it is then not shown as happening
+    # "during handling of" the missing cache file, in a traceback twice as long.
+    return convert(*load_arrays(spec))
 
 
 def convert_cache(spec, convert):

