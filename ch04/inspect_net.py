@@ -51,6 +51,11 @@ def confusion_matrix(t, y, num_classes):
     t: (N,) integer or (N, C) one-hot true labels; y: (N,) integer or (N, C) one-hot predicted
     labels → (C, C) int counts; row i, column j = how many examples of class i were predicted j.
     """
+    if len(t) != len(y):
+        raise ValueError(f"{len(t)} true labels but {len(y)} predicted ones: give one of each "
+                         "per example")
+    if not (isinstance(num_classes, (int, np.integer)) and num_classes >= 1):
+        raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
     shape = (len(t), num_classes)
     # Widened first: the loaders give uint8 labels, and t * num_classes + y may not fit in one.
     t, y = (class_indices(labels, shape).astype(np.intp) for labels in (t, y))
@@ -72,6 +77,8 @@ def most_confused(confusion, count=MOST_CONFUSED):
 
     Cells with a count of 0 are left out; ties keep row-major order.
     """
+    if not (isinstance(count, (int, np.integer)) and count >= 0):
+        raise ValueError(f"count must be a whole number, 0 or more, got {count!r}")
     errors = confusion * (1 - np.eye(len(confusion), dtype=confusion.dtype))
     cells = np.argsort(-errors, axis=None, kind="stable")[:count]
     pairs = [(*np.unravel_index(cell, errors.shape), errors.flat[cell]) for cell in cells]

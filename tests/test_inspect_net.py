@@ -72,6 +72,22 @@ def test_confusion_matrix_rejects_a_class_beyond_num_classes():
         confusion_matrix(T, [0, 1, 1, 2, 3, 2], 3)
 
 
+@pytest.mark.parametrize("t, y, num_classes, message", [
+    (T, Y[:-1], 3, "6 true labels but 5 predicted ones: give one of each per example"),
+    (T, Y, 0, "num_classes must be a positive integer, got 0"),
+])
+def test_confusion_matrix_names_what_does_not_fit(t, y, num_classes, message):
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        confusion_matrix(t, y, num_classes)
+
+
+@pytest.mark.parametrize("count", [-1, 2.5])
+def test_most_confused_refuses_a_count_that_is_not_a_whole_number(count):
+    # -1 would be taken as a slice, all cells but the last.
+    with pytest.raises(ValueError, match=f"^count must be a whole number, 0 or more, got {count}$"):
+        most_confused(EXPECTED, count)
+
+
 def test_confusion_matrix_trace_over_total_is_the_networks_accuracy():
     rng = np.random.default_rng(0)
     x, t = rng.random((300, 20)), rng.integers(4, size=300)
