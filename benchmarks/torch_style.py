@@ -8,6 +8,7 @@ dependency of dlfs. Run it as `python -m benchmarks.torch_style [--iters N]`.
 """
 
 import argparse
+import sys
 
 import numpy as np
 
@@ -57,7 +58,12 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--plot", default="torch_style.png")
     args = parser.parse_args(argv)  # first: --help works without PyTorch
-    import torch
+    try:
+        import torch
+    except ImportError as e:
+        print(f"this contender needs PyTorch, which fails to import here ({e}); it is never a "
+              "dependency of dlfs: `pip install torch` to time it", file=sys.stderr)
+        return 1
 
     from benchmarks.book_style import plot
     from dataset.mnist import load_mnist

@@ -171,8 +171,8 @@ def benchmark_numerical_gradient(repeats):
             grads[kind] = compute()
             times[kind].append(time.perf_counter() - start)
     fast, plain = grads["fast"], grads["plain"]
-    error = max(np.max(np.abs(fast[name] - plain[name])) / np.max(np.abs(plain[name]))
-                for name in plain)
+    error = np.max([np.max(np.abs(fast[name] - plain[name])) / np.max(np.abs(plain[name]))
+                    for name in plain])  # np.max, not max: a NaN anywhere makes it NaN
     return {kind: statistics.median(values) for kind, values in times.items()}, error
 
 
@@ -208,7 +208,10 @@ def main(argv=None):
     if fetch.returncode != 0:  # no MNIST here: the loader says why, and what to do
         print(fetch.stderr, end="", file=sys.stderr)
         return 1
-    load = f", load average {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else ""
+    try:
+        load = f", load average {os.getloadavg()[0]:.2f}"
+    except (AttributeError, OSError):  # Windows has none; elsewhere it may be unavailable
+        load = ""
     print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, NumPy {np.__version__}; "
           f"{time.strftime('%Y-%m-%d')}{load}\n")
@@ -263,10 +266,11 @@ def main(argv=None):
               f"{times['plain']:.2f} s | 1× |")
         print(f"| `TwoLayerNet.numerical_gradient` | {times['fast']:.3f} s | "
               f"{times['plain'] / times['fast']:.1f}× faster |")
-        verdict = "within" if error <= 1e-6 else "NOT within"
+        within = error <= 1e-6  # False for NaN
+        verdict = "within" if within else "NOT within"
         print(f"\nLargest difference between the two: {error:.1e} of the largest entry, "
               f"{verdict} the 1e-6 asked for.")
-        if error > 1e-6:  # a wrong fast method: its speed means nothing
+        if not within:  # a wrong fast method: its speed means nothing
             status = 1
         backprop = seconds_per_iteration("backprop", 2000)
         numerical = seconds_per_iteration("numerical", 3)

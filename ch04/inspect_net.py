@@ -54,7 +54,7 @@ def confusion_matrix(t, y, num_classes):
     if len(t) != len(y):
         raise ValueError(f"{len(t)} true labels but {len(y)} predicted ones: give one of each "
                          "per example")
-    if not (isinstance(num_classes, (int, np.integer)) and num_classes >= 1):
+    if not (_is_whole(num_classes) and num_classes >= 1):
         raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
     shape = (len(t), num_classes)
     # Widened first: the loaders give uint8 labels, and t * num_classes + y may not fit in one.
@@ -75,10 +75,10 @@ def per_class_accuracy(confusion):
 def most_confused(confusion, count=MOST_CONFUSED):
     """The off-diagonal cells with the largest counts → [(true, predicted, count)], largest first.
 
-    Cells with a count of 0 are left out; ties keep row-major order.
+    At most `count` of them (all if count is None). Cells with a count of 0 are left out; ties
+    keep row-major order.
     """
-    if not (isinstance(count, (int, np.integer)) and count >= 0):
-        raise ValueError(f"count must be a whole number, 0 or more, got {count!r}")
+    _check_count(count)
     errors = confusion * (1 - np.eye(len(confusion), dtype=confusion.dtype))
     cells = np.argsort(-errors, axis=None, kind="stable")[:count]
     pairs = [(*np.unravel_index(cell, errors.shape), errors.flat[cell]) for cell in cells]
@@ -92,11 +92,24 @@ def misclassified(t, y, count=None):
     → (k,) int indices into the N examples, k ≤ count (all mistakes if count is None), sorted
     by the probability given to the wrong class, largest first; ties keep the data's order.
     """
+    _check_count(count)
     labels = class_indices(t, y.shape)
     predicted = y.argmax(axis=1)
     wrong = np.flatnonzero(predicted != labels)
     order = np.argsort(-y[wrong, predicted[wrong]], kind="stable")
     return wrong[order][:count]
+
+
+def _is_whole(n):
+    """True for a Python or NumPy integer, but not for True or False."""
+    return isinstance(n, (int, np.integer)) and not isinstance(n, bool)
+
+
+def _check_count(count):
+    """Raise ValueError unless count is None (meaning all) or a whole number 0 or more."""
+    if not (count is None or (_is_whole(count) and count >= 0)):
+        raise ValueError(f"count must be a whole number, 0 or more, or None for all, "
+                         f"got {count!r}")
 
 
 def grid_shape(count, aspect):

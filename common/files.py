@@ -44,11 +44,13 @@ def atomic_write(path):
     if path.exists() and not path.is_file():
         raise OSError(errno.EINVAL, "not a regular file, a character device or a named pipe",
                       str(path))
-    # The start of the name is enough to tell whose it is, and leaves room in a long name's
-    # 255 bytes for the rest (TEMPORARY_NAME_SPACE).
+    # The start of the name is enough to tell whose it is, and leaves room for the rest within
+    # the 255 bytes a name may have (32 characters are at most 128 bytes in UTF-8).
     tmp = path.with_name(f".{path.name[:32]}.{os.getpid()}-{secrets.token_hex(4)}.part")
+    with _errors_naming(path, tmp):
+        f = open(tmp, "xb")  # if this fails, there is no temporary file of ours to remove
     try:
-        with _errors_naming(path, tmp), open(tmp, "xb") as f:
+        with _errors_naming(path, tmp), f:
             yield f
             f.close()  # here, so that a full disk shows within _errors_naming
             os.replace(tmp, path)
@@ -64,9 +66,9 @@ def _errors_naming(path, tmp=None):
     try:
         yield
     except OSError as e:
-        if e.filename is None or e.filename == str(tmp):
-            e.filename, e.filename2 = str(path), None
-        raise
+        if e.errno is None or e.filename not in (None, str(tmp)):
+            raise
+        raise OSError(e.errno, e.strerror, str(path)) from None  # of e's type: OSError picks it
 
 
 def is_device_or_pipe(path):

@@ -5,6 +5,8 @@ They are slow on purpose and easy to trust, which is what a gradient check needs
 `TwoLayerNet.numerical_gradient` takes the same differences faster, for that network only.
 """
 
+import math
+
 import numpy as np
 
 H = 1e-4  # step of the central differences; fine in float64, not in float32 (see below)
@@ -13,16 +15,14 @@ H = 1e-4  # step of the central differences; fine in float64, not in float32 (se
 def numerical_diff(f, x, h=H):
     """df/dx at the scalar x by the central difference (f(x + h) - f(x - h)) / 2h.
 
-    x must not be a float32 (or float16) number: x + h would be rounded to its 7 (or 3) digits,
-    as numerical_gradient explains, and the slope at 5 comes out as 0.2003 (or 0).
+    Neither x nor h may be a float32 (or float16) number: x + h would be rounded to 7 (or 3)
+    digits, as numerical_gradient explains, and the slope at 5 comes out as 0.2003 (or 0).
     """
     _check_step(h)
-    dtype = np.asarray(x).dtype
-    if dtype.kind == "f" and dtype.itemsize < 8:
-        got, fix = ((f"the {dtype} number {x}", "float(x)") if np.ndim(x) == 0
-                    else (f"a {dtype} array", "x.astype(np.float64)"))
-        raise TypeError(f"numerical_diff needs x in float64 precision, got {got}; "
-                        f"convert it first, e.g. {fix}")
+    dtype = getattr(x + h, "dtype", None)  # None for Python numbers: they are float64
+    if dtype is not None and dtype.kind in "fc" and np.finfo(dtype).precision < 15:
+        raise TypeError(f"numerical_diff needs float64 precision, but x + h is {dtype} for "
+                        f"x = {x!s:.40} and h = {h}; convert them first, e.g. float(x)")
     return (f(x + h) - f(x - h)) / (2 * h)
 
 
@@ -62,9 +62,13 @@ def numerical_gradient(f, x, h=H):
 
 
 def _check_step(h):
-    """Raise ValueError unless h is a finite number > 0."""
-    if not (isinstance(h, (int, float, np.integer, np.floating)) and not isinstance(h, bool)
-            and 0 < h < np.inf):
+    """Raise ValueError unless h is a number > 0 that a float holds (not inf, not 10**400)."""
+    is_number = isinstance(h, (int, float, np.integer, np.floating)) and not isinstance(h, bool)
+    try:
+        step = float(h) if is_number else math.nan
+    except OverflowError:  # an int too large for a float
+        step = math.inf
+    if not 0 < step < math.inf:
         raise ValueError(f"h must be a small positive step, such as {H}, got {h!r}")
 
 

@@ -355,7 +355,8 @@ def test_the_benchmark_says_when_it_cannot_time_pytorch(monkeypatch, capsys):
     assert "largest gap 0.00 points (1 round, 1 epochs)" in out
 
 
-@pytest.mark.parametrize("error, status, verdict", [(5e-9, 0, "within"), (2e-6, 1, "NOT within")])
+@pytest.mark.parametrize("error, status, verdict", [
+    (5e-9, 0, "within"), (2e-6, 1, "NOT within"), (float("nan"), 1, "NOT within")])
 def test_the_benchmark_fails_when_the_fast_numerical_gradient_is_wrong(monkeypatch, capsys,
                                                                        error, status, verdict):
     from benchmarks import train
@@ -371,15 +372,23 @@ def test_the_benchmark_fails_when_the_fast_numerical_gradient_is_wrong(monkeypat
     assert f"of the largest entry, {verdict} the 1e-6 asked for." in out
 
 
-def test_the_pytorch_contenders_help_needs_no_pytorch(tmp_path):
+def test_the_pytorch_contender_without_pytorch_says_so_in_one_line(tmp_path):
     (tmp_path / "torch").mkdir()
     (tmp_path / "torch" / "__init__.py").write_text("raise ImportError('no torch here')\n")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    result = subprocess.run([sys.executable, "-m", "benchmarks.torch_style", "--help"],
-                            capture_output=True, text=True, timeout=60, cwd=root,
-                            env=dict(os.environ, PYTHONPATH=str(tmp_path)))
+
+    def torch_style(*args):
+        return subprocess.run([sys.executable, "-m", "benchmarks.torch_style", *args],
+                              capture_output=True, text=True, timeout=60, cwd=root,
+                              env=dict(os.environ, PYTHONPATH=str(tmp_path)))
+
+    result = torch_style("--help")  # needs no PyTorch
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout.startswith("usage: python -m benchmarks.torch_style")
+    result = torch_style("--iters", "1")
+    assert (result.returncode, result.stderr) == (
+        1, "this contender needs PyTorch, which fails to import here (no torch here); it is "
+           "never a dependency of dlfs: `pip install torch` to time it\n")
 
 
 def test_the_benchmark_tells_why_torch_fails_to_import(tmp_path, monkeypatch):

@@ -80,15 +80,25 @@ def test_an_error_in_writing_names_the_file_asked_for_not_the_temporary_one(tmp_
     with pytest.raises(OSError) as error, atomic_write(path) as f:
         f.write(b"half")
         raise OSError(errno.ENOSPC, "No space left on device")  # as a full disk's write does
-    assert error.value.filename == str(path)
+    assert str(error.value) == f"[Errno 28] No space left on device: '{path}'"
     assert os.listdir(tmp_path) == []
+
+
+def test_atomic_write_leaves_another_writers_temporary_file_alone(tmp_path, monkeypatch):
+    # Its name has a random part; should it ever be taken, the file is not ours to remove.
+    monkeypatch.setattr("common.files.secrets.token_hex", lambda n: "same")
+    others = tmp_path / f".plot.png.{os.getpid()}-same.part"
+    others.write_bytes(b"another writer's")
+    with pytest.raises(FileExistsError), atomic_write(tmp_path / "plot.png") as f:
+        f.write(b"new")
+    assert others.read_bytes() == b"another writer's"
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
 def test_an_error_in_writing_into_a_device_names_it():
     with pytest.raises(OSError) as error, atomic_write("/dev/full") as f:
         f.write(b"more than nothing")
-    assert (error.value.errno, error.value.filename) == (errno.ENOSPC, "/dev/full")
+    assert str(error.value) == "[Errno 28] No space left on device: '/dev/full'"
 
 
 def test_check_writable_follows_a_link_into_a_missing_folder(tmp_path):

@@ -98,12 +98,18 @@ def test_numerical_gradient_says_when_f_does_not_return_one_number(f, message):
         numerical_gradient(f, np.ones((2, 2)))
 
 
-@pytest.mark.parametrize("x", [np.float32(5.0), np.float16(5.0)])
-def test_numerical_diff_refuses_a_number_too_coarse_for_x_plus_h(x):
+@pytest.mark.parametrize("x, h, dtype", [
+    (np.float32(5.0), 1e-4, "float32"),
+    (np.float16(5.0), 1e-4, "float16"),
+    (np.complex64(5.0), 1e-4, "complex64"),
+    (5.0, np.float32(1e-4), "float32"),  # a Python float x takes h's type (NEP 50)
+])
+def test_numerical_diff_refuses_numbers_too_coarse_for_x_plus_h(x, h, dtype):
     # In float32 the slope of 0.01x² + 0.1x at 5 came out as 0.2003, in float16 as 0.
-    message = f"float64 precision, got the {x.dtype} number 5.0; convert it first, e.g. float"
+    message = (rf"needs float64 precision, but x \+ h is {dtype} for x = \S+ and h = \S+; "
+               r"convert them first, e\.g\. float\(x\)$")
     with pytest.raises(TypeError, match=message):
-        numerical_diff(lambda v: 0.01 * v**2 + 0.1 * v, x)
+        numerical_diff(lambda v: 0.01 * v**2 + 0.1 * v, x, h=h)
 
 
 @pytest.mark.parametrize("x", [5, 5.0, np.float64(5.0), np.int32(5)])
@@ -111,7 +117,7 @@ def test_numerical_diff_takes_integers_and_float64(x):
     assert numerical_diff(lambda v: 0.01 * v**2 + 0.1 * v, x) == pytest.approx(0.2, abs=1e-9)
 
 
-@pytest.mark.parametrize("h", [0, -1e-4, float("nan"), float("inf"), "1e-4", None, True,
+@pytest.mark.parametrize("h", [0, -1e-4, float("nan"), float("inf"), 10**400, "1e-4", None, True,
                                np.array([1e-4, 1e-4])])
 @pytest.mark.parametrize("differentiate", [
     lambda h: numerical_gradient(sum_of_squares, np.ones(2), h=h),

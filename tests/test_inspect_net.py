@@ -75,6 +75,7 @@ def test_confusion_matrix_rejects_a_class_beyond_num_classes():
 @pytest.mark.parametrize("t, y, num_classes, message", [
     (T, Y[:-1], 3, "6 true labels but 5 predicted ones: give one of each per example"),
     (T, Y, 0, "num_classes must be a positive integer, got 0"),
+    (T, Y, True, "num_classes must be a positive integer, got True"),
 ])
 def test_confusion_matrix_names_what_does_not_fit(t, y, num_classes, message):
     with pytest.raises(ValueError, match=f"^{message}$"):
@@ -82,10 +83,20 @@ def test_confusion_matrix_names_what_does_not_fit(t, y, num_classes, message):
 
 
 @pytest.mark.parametrize("count", [-1, 2.5])
-def test_most_confused_refuses_a_count_that_is_not_a_whole_number(count):
-    # -1 would be taken as a slice, all cells but the last.
-    with pytest.raises(ValueError, match=f"^count must be a whole number, 0 or more, got {count}$"):
-        most_confused(EXPECTED, count)
+@pytest.mark.parametrize("pick", [
+    lambda count: most_confused(EXPECTED, count),
+    lambda count: misclassified(T, np.eye(3)[Y], count),
+], ids=["most_confused", "misclassified"])
+def test_a_count_that_is_not_a_whole_number_is_refused(pick, count):
+    # -1 would be taken as a slice: all but the last.
+    with pytest.raises(ValueError, match=f"^count must be a whole number, 0 or more, or None for "
+                                         f"all, got {count}$"):
+        pick(count)
+
+
+def test_a_count_of_none_means_all():
+    assert most_confused(EXPECTED, None) == [(0, 1, 1), (2, 0, 1)]
+    np.testing.assert_array_equal(misclassified(T, np.eye(3)[Y], None), [1, 4])
 
 
 def test_confusion_matrix_trace_over_total_is_the_networks_accuracy():
