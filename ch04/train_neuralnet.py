@@ -119,11 +119,17 @@ def train(network, x_train, t_train, x_test, t_test, *, iters=ITERS, batch_size=
     evaluate_in_background: measure accuracy in a second thread (see Evaluator). The history is
     the same; it pays off when NumPy's BLAS runs one thread per product, as the script sets up.
 
-    Raises TrainingDiverged as soon as the loss is not finite or exceeds DIVERGENCE_FACTOR times
-    log(classes), before that iteration's update, and as soon as a number overflows the network's
-    dtype (see overflow_means_divergence). Measurements already started are recorded before
-    train returns or raises, also when it is interrupted.
+    Raises ValueError if the images hold NaN or inf, and TrainingDiverged as soon as the loss is
+    not finite or exceeds DIVERGENCE_FACTOR times log(classes), before that iteration's update,
+    and as soon as a number overflows the network's dtype (see overflow_means_divergence).
+    Measurements already started are recorded before train returns or raises, also when it is
+    interrupted.
     """
+    for name, x in (("x_train", x_train), ("x_test", x_test)):
+        if np.issubdtype(x.dtype, np.inexact) and not np.isfinite(x).all():  # else "diverged"
+            row = int(np.flatnonzero(~np.isfinite(x).all(axis=tuple(range(1, x.ndim))))[0])
+            raise ValueError(f"{name} holds NaN or inf (the first in image {row}): training "
+                             "on it would only make NaN; clean the data first")
     rng = np.random.default_rng(rng)
     history = History() if history is None else history
     train_size = len(x_train)

@@ -260,8 +260,10 @@ def test_parse_idx_reads_the_header_not_a_fixed_offset(tiny):
      "train-images-idx3-ubyte: 10 bytes, too short for the header"),
     ("test_labels", lambda b: b[:2],
      "t10k-labels-idx1-ubyte: 2 bytes, too short for an IDX header"),
+    ("test_labels", lambda b: b[:3],  # one byte short of a magic number: not a struct.error
+     "t10k-labels-idx1-ubyte: 3 bytes, too short for an IDX header"),
 ], ids=["labels-magic", "images-magic", "image-count", "label-count", "image-size",
-        "truncated", "too-long", "truncated-header", "no-header"])
+        "truncated", "too-long", "truncated-header", "no-header", "three-bytes"])
 def test_parse_idx_names_the_file_and_the_bad_value(tiny, field, corrupt, message):
     file = getattr(tiny.spec, field)
     with pytest.raises(ValueError) as e:
@@ -289,7 +291,11 @@ def wrong_dtype(path):
     np.save(path, np.zeros((5, 28, 28), dtype=np.int64))
 
 
-@pytest.mark.parametrize("damage", [flip_last_byte, truncate, not_npy, wrong_dtype])
+def wrong_shape(path):  # the right bytes, so the right hash, but not the shape asked for
+    np.save(path, np.load(path).reshape(5, 784))
+
+
+@pytest.mark.parametrize("damage", [flip_last_byte, truncate, not_npy, wrong_dtype, wrong_shape])
 def test_a_damaged_cache_file_is_noticed_and_rebuilt(home, tiny, damage, caplog):
     folder = home / "tiny"
     tiny.put(folder)

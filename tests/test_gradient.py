@@ -80,6 +80,12 @@ def test_gradient_descent_returns_the_point_as_the_book_does():
     np.testing.assert_allclose(x, [0.0, 0.0], atol=1e-8)
 
 
+def test_gradient_descent_of_no_steps_returns_the_start():
+    x, history = gradient_descent(sum_of_squares, [-3.0, 4.0], step_num=0, return_history=True)
+    np.testing.assert_array_equal(x, [-3.0, 4.0])
+    np.testing.assert_array_equal(history, [[-3.0, 4.0]])
+
+
 def test_gradient_descent_leaves_init_x_alone():
     init_x = np.array([-3.0, 4.0])
     gradient_descent(sum_of_squares, init_x, lr=0.1, step_num=3)

@@ -64,6 +64,71 @@ def test_history_has_a_loss_per_iteration_and_an_accuracy_per_epoch(small_data):
     assert len(history.train_acc_list) == len(history.test_acc_list) == 4
 
 
+@pytest.mark.parametrize("n, batch_size, iter_per_epoch", [(610, 20, 30), (10, 20, 1)])
+def test_an_epoch_is_the_whole_batches_that_fit_and_at_least_one(n, batch_size, iter_per_epoch):
+    x, t = blobs(n)
+    history = train(TwoLayerNet(20, 5, 3, rng=0), x, t, x, t, iters=3, batch_size=batch_size,
+                    rng=1)
+    assert history.iter_per_epoch == iter_per_epoch
+    assert len(history.train_loss_list) == 3
+
+
+def record_batches(monkeypatch):
+    """Make TwoLayerNet.loss_and_gradient note each mini-batch's first column → the list."""
+    batches, real = [], TwoLayerNet.loss_and_gradient
+
+    def noted(self, x, t):
+        batches.append(np.asarray(x)[:, 0].copy())
+        return real(self, x, t)
+
+    monkeypatch.setattr(TwoLayerNet, "loss_and_gradient", noted)
+    return batches
+
+
+def test_mini_batches_are_drawn_with_replacement_a_fresh_set_each_epoch(monkeypatch):
+    # Each row's first column is its index, so the batches show which rows were drawn.
+    x, t = blobs(600)
+    x[:, 0] = np.arange(600)
+    batches = record_batches(monkeypatch)
+    train(TwoLayerNet(20, 5, 3, rng=0), x, t, x[:10], t[:10], iters=65, batch_size=20, lr=0.0,
+          rng=7)
+    rng = np.random.default_rng(7)
+    expected = np.concatenate([rng.integers(600, size=(30, 20)) for _ in range(3)])[:65]
+    np.testing.assert_array_equal(np.array(batches), expected)
+
+
+def test_each_epochs_line_comes_during_training_not_at_the_end(small_data):
+    # In the foreground, at once; the iterations done when each line came: 0, 30, 60 and 90.
+    done = []
+    history = History()
+    train(TwoLayerNet(20, 10, 3, rng=0), *small_data, iters=95, batch_size=20, lr=0.5, rng=1,
+          history=history, on_epoch=lambda *args: done.append(len(history.train_loss_list)))
+    assert done == [1, 31, 61, 91]
+
+
+@pytest.mark.parametrize("losses, stopped_at", [
+    ([1.0, 10.9, 11.0], 2),  # 10 log 3 = 10.99 is the limit for 3 classes
+    ([1.0, float("nan")], 1),  # NaN, from data with a NaN pixel say, stops it too
+])
+def test_train_stops_at_the_first_loss_past_the_limit_before_its_update(monkeypatch, losses,
+                                                                        stopped_at):
+    x, t = blobs(100)
+    net = TwoLayerNet(20, 5, 3, rng=0)
+    seen, real = [], TwoLayerNet.loss_and_gradient
+
+    def with_loss(self, x, t):
+        seen.append({name: value.copy() for name, value in self.params.items()})
+        _, grads = real(self, x, t)
+        return losses[len(seen) - 1], grads
+
+    monkeypatch.setattr(TwoLayerNet, "loss_and_gradient", with_loss)
+    with pytest.raises(TrainingDiverged) as diverged:
+        train(net, x, t, x, t, iters=10, batch_size=20, lr=0.5, rng=1)
+    assert diverged.value.iteration == stopped_at
+    for name, value in seen[-1].items():  # the update of the iteration that diverged not made
+        np.testing.assert_array_equal(net.params[name], value)
+
+
 def test_float32_training_reaches_the_same_accuracy_as_float64(small_data):
     finals = {}
     for dtype in (np.float32, np.float64):
@@ -102,6 +167,17 @@ def test_train_stops_when_the_loss_explodes(small_data):
     # Iteration i is the one whose loss gave it away: the losses of 0 .. i - 1 are recorded.
     assert diverged.value.iteration == len(history.train_loss_list)
     assert f"at iteration {diverged.value.iteration}:" in str(diverged.value)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize("which", ["x_train", "x_test"])
+def test_images_with_nan_or_inf_are_refused_not_taken_for_a_learning_rate_too_large(
+        small_data, bad, which):
+    x_train, t_train, x_test, t_test = (array.copy() for array in small_data)
+    (x_train if which == "x_train" else x_test)[54, 3] = bad
+    with pytest.raises(ValueError, match=f"^{which} holds NaN or inf \\(the first in image 54\\)"):
+        train(TwoLayerNet(20, 10, 3, rng=0), x_train, t_train, x_test, t_test, iters=10,
+              batch_size=20, lr=0.5, rng=1)
 
 
 def test_train_stops_when_the_weights_overflow_before_the_loss_shows_it(small_data):

@@ -1,5 +1,6 @@
 """TwoLayerNet: backprop against numerical gradients, both label forms, dtypes, save and load."""
 
+import errno
 import io
 import os
 import struct
@@ -133,13 +134,24 @@ def test_a_single_example_works_with_a_scalar_label():
         np.testing.assert_array_equal(grad, net.gradient(x[:1], t[:1])[name])
 
 
+@pytest.mark.parametrize("dtype", [int, float])
+def test_a_single_example_works_with_a_one_hot_label(dtype):
+    net, x, t = small_problem()
+    label = one_hot(t, 3, dtype=dtype)
+    assert net.loss(x[0], label[0]) == pytest.approx(net.loss(x[:1], t[:1]), rel=1e-15)
+    assert net.accuracy(x[0], label[0]) == net.accuracy(x[:1], t[:1])
+    for name, grad in net.gradient(x[0], label[0]).items():
+        np.testing.assert_array_equal(grad, net.gradient(x[:1], t[:1])[name])
+
+
 def test_accuracy_is_the_same_for_one_hot_and_integer_labels():
     net, x, t = small_problem(batch=50)
     t_one_hot = one_hot(t, 3)
     expected = np.mean(net.predict(x).argmax(axis=1) == t)
     assert net.accuracy(x, t) == expected
     assert net.accuracy(x, t_one_hot) == expected
-    assert net.accuracy(x, t, batch_size=7) == expected  # slices give the same count
+    for batch_size in (1, 2, 7, 49):  # slices, of any size, give the same count
+        assert net.accuracy(x, t, batch_size=batch_size) == expected
 
 
 def test_float32_net_computes_in_float32():
@@ -157,9 +169,13 @@ def test_global_random_state_reproduces_the_weights_like_the_book():
     b = TwoLayerNet(5, 4, 3)
     np.random.seed(42)
     W1 = 0.01 * np.random.randn(5, 4)  # the book's first draw
-    np.testing.assert_array_equal(a.params["W1"], b.params["W1"])
+    W2 = 0.01 * np.random.randn(4, 3)  # and its second
+    for name in PARAM_NAMES:
+        np.testing.assert_array_equal(a.params[name], b.params[name])
     np.testing.assert_array_equal(a.params["W1"], W1)
+    np.testing.assert_array_equal(a.params["W2"], W2)
     np.testing.assert_array_equal(a.params["b1"], np.zeros(4))
+    np.testing.assert_array_equal(a.params["b2"], np.zeros(3))
 
 
 def test_rng_argument_takes_a_seed_or_a_generator():
@@ -186,6 +202,49 @@ def test_save_writes_plain_arrays_without_pickle(tmp_path):
     TwoLayerNet(5, 4, 3, rng=0).save(path)
     with np.load(path, allow_pickle=False) as data:
         assert sorted(data.files) == sorted(PARAM_NAMES)
+
+
+def test_save_writes_an_uncompressed_file(tmp_path):  # as its docstring says: it loads faster
+    path = tmp_path / "params.npz"
+    TwoLayerNet(5, 4, 3, rng=0).save(path)
+    with zipfile.ZipFile(path) as z:
+        assert {member.compress_type for member in z.infolist()} == {zipfile.ZIP_STORED}
+
+
+def test_a_save_that_fails_leaves_the_earlier_file_as_it_was(tmp_path, monkeypatch):
+    path = tmp_path / "params.npz"
+    TwoLayerNet(5, 4, 3, rng=0).save(path)
+
+    def savez_on_a_full_disk(file, **arrays):
+        file.write(b"PK half an archive")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", savez_on_a_full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        TwoLayerNet(5, 4, 3, rng=1).save(path)
+    np.testing.assert_array_equal(TwoLayerNet.load(path).params["W1"],
+                                  TwoLayerNet(5, 4, 3, rng=0).params["W1"])
+    assert [p.name for p in tmp_path.iterdir()] == ["params.npz"]
+
+
+class RunsOnUnpickling:
+    """Pickled, it is a call to os.mkdir: what a crafted file could make np.load do."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return os.mkdir, (self.path,)
+
+
+def test_load_never_unpickles(tmp_path):
+    path, marker = tmp_path / "crafted.npz", tmp_path / "it-ran"
+    W1 = np.empty(1, dtype=object)
+    W1[0] = RunsOnUnpickling(str(marker))
+    np.savez(path, W1=W1, b1=np.zeros(4), W2=np.zeros((4, 3)), b2=np.zeros(3))
+    with pytest.raises(ValueError, match="is damaged"):
+        TwoLayerNet.load(path)
+    assert not marker.exists(), "loading ran code from the file"
 
 
 def test_load_rejects_a_file_without_the_parameters(tmp_path):
@@ -263,8 +322,12 @@ def write_with_first_entry_changed(offset, change):
     (lambda p: p.write_bytes(b""), "is not an .npz file"),
     (lambda p: np.savez(p, W1=np.zeros(5), b1=np.zeros(4), W2=np.zeros((4, 3)),
                         b2=np.zeros(3)), "inconsistent shapes"),
+    (lambda p: np.savez(p, W1=np.zeros((5, 4)), b1=np.zeros(4), W2=np.zeros((4, 3)),
+                        b2=np.zeros(4)), "inconsistent shapes"),
     (lambda p: np.savez(p, W1=np.zeros((5, 4), int), b1=np.zeros(4, int),
                         W2=np.zeros((4, 3), int), b2=np.zeros(3, int)), "not floating-point"),
+    (lambda p: np.savez(p, W1=np.zeros((5, 4)), b1=np.zeros(4), W2=np.zeros((4, 3)),
+                        b2=np.zeros(3, int)), "not floating-point"),
     (lambda p: np.savez(p, W1=np.zeros((5, 0)), b1=np.zeros(0), W2=np.zeros((0, 3)),
                         b2=np.zeros(3)), r"an empty network: W1 \(5, 0\), W2 \(0, 3\)"),
 ])
