@@ -60,7 +60,7 @@ def main(argv=None):
     args = parser.parse_args(argv)  # first: --help works without PyTorch
     try:
         import torch
-    except ImportError as e:
+    except Exception as e:  # ImportError, or whatever a broken install raises
         print(f"this contender needs PyTorch, which fails to import here ({e}); it is never a "
               "dependency of dlfs: `pip install torch` to time it", file=sys.stderr)
         return 1

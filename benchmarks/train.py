@@ -170,10 +170,15 @@ def benchmark_numerical_gradient(repeats):
             start = time.perf_counter()
             grads[kind] = compute()
             times[kind].append(time.perf_counter() - start)
-    fast, plain = grads["fast"], grads["plain"]
-    error = np.max([np.max(np.abs(fast[name] - plain[name])) / np.max(np.abs(plain[name]))
-                    for name in plain])  # np.max, not max: a NaN anywhere makes it NaN
+    error = largest_difference(grads["fast"], grads["plain"])
     return {kind: statistics.median(values) for kind, values in times.items()}, error
+
+
+def largest_difference(fast, plain):
+    """The largest |fast - plain| of any parameter, relative to that parameter's largest |plain|;
+    NaN if any is (np.max, not max, which may drop a NaN)."""
+    return np.max([np.max(np.abs(fast[name] - plain[name])) / np.max(np.abs(plain[name]))
+                   for name in plain])
 
 
 def seconds_per_iteration(grad, iters, repeats=3):

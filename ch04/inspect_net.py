@@ -56,6 +56,7 @@ def confusion_matrix(t, y, num_classes):
                          "per example")
     if not (_is_whole(num_classes) and num_classes >= 1):
         raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
+    num_classes = int(num_classes)  # np.uint8(16) ** 2 would be 0
     shape = (len(t), num_classes)
     # Widened first: the loaders give uint8 labels, and t * num_classes + y may not fit in one.
     t, y = (class_indices(labels, shape).astype(np.intp) for labels in (t, y))

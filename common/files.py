@@ -47,28 +47,33 @@ def atomic_write(path):
     # The start of the name is enough to tell whose it is, and leaves room for the rest within
     # the 255 bytes a name may have (32 characters are at most 128 bytes in UTF-8).
     tmp = path.with_name(f".{path.name[:32]}.{os.getpid()}-{secrets.token_hex(4)}.part")
-    with _errors_naming(path, tmp):
-        f = open(tmp, "xb")  # if this fails, there is no temporary file of ours to remove
     try:
-        with _errors_naming(path, tmp), f:
+        with _errors_naming(path, tmp), open(tmp, "xb") as f:
             yield f
             f.close()  # here, so that a full disk shows within _errors_naming
             os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    except BaseException as e:
+        # Unless open() found the name taken (by another writer, whose file it is), even when
+        # Ctrl-C came just after the file was created.
+        if not (isinstance(e, FileExistsError) and e.filename == str(tmp)):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
         raise
 
 
 @contextlib.contextmanager
 def _errors_naming(path, tmp=None):
-    """An OSError raised within names `path` if it named no file, or only the temporary one."""
+    """An OSError raised within names `path` if it named no file (a full disk's write), or only
+    the temporary one (open refused, say, for want of permission). Not one of os.replace, which
+    names both, nor a FileExistsError: that the temporary name was taken is what it says."""
     try:
         yield
     except OSError as e:
-        if e.errno is None or e.filename not in (None, str(tmp)):
-            raise
-        raise OSError(e.errno, e.strerror, str(path)) from None  # of e's type: OSError picks it
+        unnamed = e.filename is None
+        temporary = tmp is not None and e.filename == str(tmp) and e.filename2 is None
+        if (unnamed or temporary) and not isinstance(e, FileExistsError):
+            e.filename = str(path)  # the error itself, with its traceback and type
+        raise
 
 
 def is_device_or_pipe(path):

@@ -15,14 +15,15 @@ H = 1e-4  # step of the central differences; fine in float64, not in float32 (se
 def numerical_diff(f, x, h=H):
     """df/dx at the scalar x by the central difference (f(x + h) - f(x - h)) / 2h.
 
-    Neither x nor h may be a float32 (or float16) number: x + h would be rounded to 7 (or 3)
-    digits, as numerical_gradient explains, and the slope at 5 comes out as 0.2003 (or 0).
+    x must not be a float32 (or float16) number: x + h would be rounded to 7 (or 3) digits,
+    as numerical_gradient explains, and the slope at 5 comes out as 0.2003 (or 0).
     """
-    _check_step(h)
-    dtype = getattr(x + h, "dtype", None)  # None for Python numbers: they are float64
-    if dtype is not None and dtype.kind in "fc" and np.finfo(dtype).precision < 15:
-        raise TypeError(f"numerical_diff needs float64 precision, but x + h is {dtype} for "
-                        f"x = {x!s:.40} and h = {h}; convert them first, e.g. float(x)")
+    h = _step(h)
+    dtype = getattr(x, "dtype", None)  # None for Python numbers, which are float64
+    if isinstance(dtype, np.dtype) and dtype.kind in "fc" and np.finfo(dtype).precision < 15:
+        fix = "float(x)" if np.ndim(x) == 0 else "x.astype(np.float64)"
+        raise TypeError(f"numerical_diff needs x in float64 precision, got {dtype} "
+                        f"{x!s:.40}; convert it first, e.g. {fix}")
     return (f(x + h) - f(x - h)) / (2 * h)
 
 
@@ -46,7 +47,7 @@ def numerical_gradient(f, x, h=H):
     if not x.flags.writeable:
         raise ValueError("numerical_gradient perturbs x in place, but this x is read-only; "
                          "pass a writable copy, e.g. x = np.array(x, dtype=np.float64)")
-    _check_step(h)
+    h = _step(h)
     grad = np.zeros_like(x)
     for idx in np.ndindex(x.shape):
         saved = x[idx]
@@ -61,8 +62,9 @@ def numerical_gradient(f, x, h=H):
     return grad
 
 
-def _check_step(h):
-    """Raise ValueError unless h is a number > 0 that a float holds (not inf, not 10**400)."""
+def _step(h):
+    """h as a Python float (x + h and 2h in float64, whatever its type), if it is a number > 0
+    that a float holds; else a ValueError naming it (also for inf and 10**400)."""
     is_number = isinstance(h, (int, float, np.integer, np.floating)) and not isinstance(h, bool)
     try:
         step = float(h) if is_number else math.nan
@@ -70,6 +72,7 @@ def _check_step(h):
         step = math.inf
     if not 0 < step < math.inf:
         raise ValueError(f"h must be a small positive step, such as {H}, got {h!r}")
+    return step
 
 
 def _scalar(value):

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import warnings
 
+import numpy as np
 import pytest
 
 from common.cli import (
@@ -366,15 +367,32 @@ def test_the_benchmark_fails_when_the_fast_numerical_gradient_is_wrong(monkeypat
     monkeypatch.setattr(train, "benchmark_numerical_gradient",
                         lambda repeats: ({"fast": 0.5, "plain": 14.0}, error))
     monkeypatch.setattr(train, "seconds_per_iteration", lambda grad, iters: 0.001)
+
+    def no_load_average():
+        raise OSError("no load average here")
+
+    monkeypatch.setattr(train.os, "getloadavg", no_load_average)  # it goes without
     assert train.main(["--skip-training", "--numerical-repeats", "1"]) == status
     out = capsys.readouterr().out
     assert "batch 100, float64, 1 run each:" in out
     assert f"of the largest entry, {verdict} the 1e-6 asked for." in out
 
 
+@pytest.mark.parametrize("where", ["W1", "b2"])
+def test_the_benchmarks_largest_difference_is_nan_if_any_is(where):
+    from benchmarks.train import largest_difference
+
+    plain = {"W1": np.ones((2, 2)), "b2": np.ones(2)}
+    fast = {name: value + 1e-9 for name, value in plain.items()}
+    assert largest_difference(fast, plain) == pytest.approx(1e-9)
+    fast[where][0] = np.nan
+    assert np.isnan(largest_difference(fast, plain))
+
+
 def test_the_pytorch_contender_without_pytorch_says_so_in_one_line(tmp_path):
     (tmp_path / "torch").mkdir()
-    (tmp_path / "torch" / "__init__.py").write_text("raise ImportError('no torch here')\n")
+    # A broken install: not even an ImportError.
+    (tmp_path / "torch" / "__init__.py").write_text("raise RuntimeError('no torch here')\n")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
     def torch_style(*args):

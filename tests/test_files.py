@@ -75,12 +75,28 @@ def test_atomic_write_takes_a_name_as_long_as_the_file_system_allows(tmp_path):
     assert os.listdir(tmp_path) == [path.name]
 
 
+class QuotaExceeded(OSError):
+    """An OSError of a kind of its own, as a library might raise."""
+
+
 def test_an_error_in_writing_names_the_file_asked_for_not_the_temporary_one(tmp_path):
     path = tmp_path / "plot.png"
     with pytest.raises(OSError) as error, atomic_write(path) as f:
         f.write(b"half")
-        raise OSError(errno.ENOSPC, "No space left on device")  # as a full disk's write does
+        raise QuotaExceeded(errno.ENOSPC, "No space left on device")  # as a full disk's write
     assert str(error.value) == f"[Errno 28] No space left on device: '{path}'"
+    assert type(error.value) is QuotaExceeded  # the error itself, named
+    assert os.listdir(tmp_path) == []
+
+
+def test_ctrl_c_just_after_the_temporary_file_is_made_leaves_nothing(tmp_path, monkeypatch):
+    def open_then_ctrl_c(*args, **kwargs):
+        open(*args, **kwargs).close()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("common.files.open", open_then_ctrl_c, raising=False)
+    with pytest.raises(KeyboardInterrupt), atomic_write(tmp_path / "plot.png") as f:
+        f.write(b"new")
     assert os.listdir(tmp_path) == []
 
 
@@ -89,9 +105,10 @@ def test_atomic_write_leaves_another_writers_temporary_file_alone(tmp_path, monk
     monkeypatch.setattr("common.files.secrets.token_hex", lambda n: "same")
     others = tmp_path / f".plot.png.{os.getpid()}-same.part"
     others.write_bytes(b"another writer's")
-    with pytest.raises(FileExistsError), atomic_write(tmp_path / "plot.png") as f:
+    with pytest.raises(FileExistsError) as error, atomic_write(tmp_path / "plot.png") as f:
         f.write(b"new")
     assert others.read_bytes() == b"another writer's"
+    assert error.value.filename == str(others)  # what was taken, not plot.png
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")

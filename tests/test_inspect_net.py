@@ -66,6 +66,13 @@ def test_confusion_matrix_of_uint8_labels_does_not_overflow():
     assert confusion[19, 19] == 2 and confusion[3, 3] == 1 and confusion.sum() == 3
 
 
+def test_confusion_matrix_takes_num_classes_of_the_labels_own_type():
+    t, y = np.array([14, 0], dtype=np.uint8), np.array([15, 0], dtype=np.uint8)
+    confusion = confusion_matrix(t, y, y.max() + 1)  # np.uint8(16): 16 ** 2 wraps in uint8
+    assert confusion.shape == (16, 16)
+    assert confusion[14, 15] == confusion[0, 0] == confusion.sum() - 1 == 1
+
+
 def test_confusion_matrix_rejects_a_class_beyond_num_classes():
     # Unchecked, t * 3 + 3 would be counted silently as the next row's class 0.
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\] for 3 classes, got 3"):

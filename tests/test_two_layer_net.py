@@ -214,6 +214,7 @@ def test_save_writes_an_uncompressed_file(tmp_path):  # as its docstring says: i
 def test_a_save_that_fails_leaves_the_earlier_file_as_it_was(tmp_path, monkeypatch):
     path = tmp_path / "params.npz"
     TwoLayerNet(5, 4, 3, rng=0).save(path)
+    before = path.read_bytes()
 
     def savez_on_a_full_disk(file, **arrays):
         file.write(b"PK half an archive")
@@ -222,8 +223,7 @@ def test_a_save_that_fails_leaves_the_earlier_file_as_it_was(tmp_path, monkeypat
     monkeypatch.setattr(np, "savez", savez_on_a_full_disk)
     with pytest.raises(OSError, match="No space left"):
         TwoLayerNet(5, 4, 3, rng=1).save(path)
-    np.testing.assert_array_equal(TwoLayerNet.load(path).params["W1"],
-                                  TwoLayerNet(5, 4, 3, rng=0).params["W1"])
+    assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["params.npz"]
 
 
@@ -242,9 +242,11 @@ def test_load_never_unpickles(tmp_path):
     W1 = np.empty(1, dtype=object)
     W1[0] = RunsOnUnpickling(str(marker))
     np.savez(path, W1=W1, b1=np.zeros(4), W2=np.zeros((4, 3)), b2=np.zeros(3))
-    with pytest.raises(ValueError, match="is damaged"):
-        TwoLayerNet.load(path)
-    assert not marker.exists(), "loading ran code from the file"
+    try:
+        with pytest.raises(ValueError, match="is damaged"):
+            TwoLayerNet.load(path)
+    finally:  # whatever came of it
+        assert not marker.exists(), "loading ran code from the file"
 
 
 def test_load_rejects_a_file_without_the_parameters(tmp_path):
