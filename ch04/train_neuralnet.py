@@ -126,8 +126,9 @@ def train(network, x_train, t_train, x_test, t_test, *, iters=ITERS, batch_size=
     interrupted.
     """
     for name, x in (("x_train", x_train), ("x_test", x_test)):
-        # Else the NaN would be taken for a blow-up. min and max make NaN or inf of either.
-        if np.issubdtype(x.dtype, np.inexact) and not np.isfinite(x.min() + x.max()):
+        # Else the NaN would be taken for a blow-up. A NaN makes min and max NaN; inf is one.
+        if (np.issubdtype(x.dtype, np.inexact) and x.size
+                and not (np.isfinite(x.min()) and np.isfinite(x.max()))):
             row = int(np.flatnonzero(~np.isfinite(x).all(axis=tuple(range(1, x.ndim))))[0])
             raise ValueError(f"{name} holds NaN or inf (the first in image {row}): training "
                              "on it would only make NaN; clean the data first")

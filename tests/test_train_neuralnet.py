@@ -185,6 +185,14 @@ def test_images_with_nan_or_inf_are_refused_not_taken_for_a_learning_rate_too_la
               batch_size=20, lr=0.5, rng=1)
 
 
+def test_images_of_large_finite_values_are_not_taken_for_inf():
+    # float16's largest is 65504: its min + max would overflow, each alone does not.
+    x, t = blobs(100)
+    x = (x + 40000).astype(np.float16)  # min + max would be 80000
+    history = train(TwoLayerNet(20, 5, 3, rng=0), x, t, x, t, iters=1, batch_size=20, rng=1)
+    assert len(history.train_loss_list) == 1
+
+
 def test_train_stops_when_the_weights_overflow_before_the_loss_shows_it(small_data):
     # 1e300 * gradient is no float32: NumPy would warn "overflow encountered in cast" (in
     # NumPy 1, "in subtract") and go on with inf weights (and warnings are errors here).
