@@ -175,9 +175,9 @@ def benchmark_numerical_gradient(repeats):
 
 
 def largest_difference(fast, plain):
-    """The largest |fast - plain| of any parameter, relative to that parameter's largest |plain|;
-    NaN if any is (np.max, not max, which may drop a NaN)."""
-    return np.max([np.max(np.abs(fast[name] - plain[name])) / np.max(np.abs(plain[name]))
+    """The largest |fast - plain| of any parameter, relative to that parameter's largest |plain|
+    (absolute where that is 0); NaN if any is (np.max, not max, which may drop a NaN)."""
+    return np.max([np.max(np.abs(fast[name] - plain[name])) / (np.max(np.abs(plain[name])) or 1)
                    for name in plain])
 
 

@@ -51,7 +51,11 @@ def atomic_write(path):
         with _errors_naming(path, tmp), open(tmp, "xb") as f:
             yield f
             f.close()  # here, so that a full disk shows within _errors_naming
-            os.replace(tmp, path)
+            try:
+                os.replace(tmp, path)
+            except OSError as e:  # it names both; the file asked for is the one that matters
+                raise OSError(e.errno, e.strerror, str(path)).with_traceback(
+                    e.__traceback__) from None
     except BaseException as e:
         # Unless open() found the name taken (by another writer, whose file it is), even when
         # Ctrl-C came just after the file was created.
@@ -64,14 +68,16 @@ def atomic_write(path):
 @contextlib.contextmanager
 def _errors_naming(path, tmp=None):
     """An OSError raised within names `path` if it named no file (a full disk's write), or only
-    the temporary one (open refused, say, for want of permission). Not one of os.replace, which
-    names both, nor a FileExistsError: that the temporary name was taken is what it says."""
+    the temporary one (open refused, say, for want of permission). Not a FileExistsError (that
+    the temporary name was taken is what it says), nor one without an error number, such as
+    OSError("encoder error"): it would print as "[Errno None] None"."""
     try:
         yield
     except OSError as e:
         unnamed = e.filename is None
         temporary = tmp is not None and e.filename == str(tmp) and e.filename2 is None
-        if (unnamed or temporary) and not isinstance(e, FileExistsError):
+        if ((unnamed or temporary) and e.errno is not None
+                and not isinstance(e, FileExistsError)):
             e.filename = str(path)  # the error itself, with its traceback and type
         raise
 

@@ -389,6 +389,14 @@ def test_the_benchmarks_largest_difference_is_nan_if_any_is(where):
     assert np.isnan(largest_difference(fast, plain))
 
 
+def test_the_benchmarks_largest_difference_of_an_all_zero_gradient_is_absolute():
+    from benchmarks.train import largest_difference
+
+    plain = {"W1": np.ones((2, 2)), "b1": np.zeros(2)}  # an input that is 0 in every example
+    assert largest_difference(plain, plain) == 0
+    assert largest_difference({"W1": plain["W1"], "b1": np.full(2, 1e-9)}, plain) == 1e-9
+
+
 def test_the_pytorch_contender_without_pytorch_says_so_in_one_line(tmp_path):
     (tmp_path / "torch").mkdir()
     # A broken install: not even an ImportError.

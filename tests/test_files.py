@@ -89,6 +89,29 @@ def test_an_error_in_writing_names_the_file_asked_for_not_the_temporary_one(tmp_
     assert os.listdir(tmp_path) == []
 
 
+def test_an_error_without_a_number_keeps_its_message(tmp_path):
+    # Such as Pillow's OSError("encoder error -2 when writing image file") from savefig.
+    with pytest.raises(OSError) as error, atomic_write(tmp_path / "plot.png") as f:
+        f.write(b"half")
+        raise OSError("encoder error -2 when writing image file")
+    assert str(error.value) == "encoder error -2 when writing image file"
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_replace_that_fails_names_the_file_asked_for(tmp_path, monkeypatch):
+    # As for a target that is bind-mounted (EBUSY) or immutable (EPERM): os.replace names both
+    # files, the first of them the temporary one, which is gone by the time it is printed.
+    def busy(source, target):
+        raise OSError(errno.EBUSY, "Device or resource busy", str(source), None, str(target))
+
+    monkeypatch.setattr("common.files.os.replace", busy)
+    path = tmp_path / "plot.png"
+    with pytest.raises(OSError) as error, atomic_write(path) as f:
+        f.write(b"new")
+    assert str(error.value) == f"[Errno {errno.EBUSY}] Device or resource busy: '{path}'"
+    assert os.listdir(tmp_path) == []
+
+
 def test_ctrl_c_just_after_the_temporary_file_is_made_leaves_nothing(tmp_path, monkeypatch):
     def open_then_ctrl_c(*args, **kwargs):
         open(*args, **kwargs).close()
