@@ -75,7 +75,7 @@ def _errors_naming(path, tmp=None):
         yield
     except OSError as e:
         unnamed = e.filename is None
-        temporary = tmp is not None and e.filename == str(tmp) and e.filename2 is None
+        temporary = tmp is not None and e.filename == str(tmp)
         if ((unnamed or temporary) and e.errno is not None
                 and not isinstance(e, FileExistsError)):
             e.filename = str(path)  # the error itself, with its traceback and type
