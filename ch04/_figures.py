@@ -65,8 +65,8 @@ def new_figure(**kwargs):
     """A matplotlib Figure, the same as plt.figure(**kwargs).
 
     It is made by pyplot, which can show it in a window, only if pyplot has been imported
-    (by want_windows, or by the user); otherwise it is a plain Figure, which saves the 0.1 s
-    that importing pyplot takes and is never kept alive by pyplot's list of open figures.
+    (by want_windows, or by the user); otherwise it is a plain Figure, which saves importing
+    pyplot (a few hundredths of a second) and is never kept alive by pyplot's list of open figures.
     """
     if "matplotlib.pyplot" in sys.modules:
         return sys.modules["matplotlib.pyplot"].figure(**kwargs)

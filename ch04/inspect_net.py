@@ -38,7 +38,7 @@ MISTAKES = 20  # misclassified images drawn, the surest first
 MOST_CONFUSED = 5  # (true, predicted) pairs printed
 WEIGHT_CMAP = "RdBu_r"  # diverging: blue < 0, white = 0, red > 0
 # Weights are drawn in this many shades, an odd number so that 0 has its own. The eye sees
-# no steps, and the PNG is half the size it is with a smooth scale.
+# no steps, and the PNG is about a third smaller than with a smooth scale (213 KB, not 307).
 WEIGHT_SHADES = 17
 IMAGE_CMAP = "gray"  # as the data: bright ink (1.0) on a black background (0.0)
 CONFUSION_CMAP = "Blues"

@@ -1,6 +1,7 @@
 """Writing files so that they appear whole or not at all.
 
-Used for everything dlfs writes: the dataset cache, saved parameters and figures.
+Used for everything the chapter's scripts and the data loader write: the dataset cache, saved
+parameters and figures.
 Deliberately no fsync: a file cut short by a power cut is caught later by its checksum
 (the dataset cache) or is simply written again (a figure).
 """
@@ -50,7 +51,7 @@ def atomic_write(path):
     try:
         with _errors_naming(path, tmp), open(tmp, "xb") as f:
             yield f
-            f.close()  # here, so that a full disk shows within _errors_naming
+            f.close()  # before os.replace, so that a full disk never puts a short file in place
             try:
                 os.replace(tmp, path)
             except OSError as e:  # it names both; the file asked for is the one that matters
@@ -67,8 +68,8 @@ def atomic_write(path):
 
 @contextlib.contextmanager
 def _errors_naming(path, tmp=None):
-    """An OSError raised within names `path` if it named no file (a full disk's write), or only
-    the temporary one (open refused, say, for want of permission). Not a FileExistsError (that
+    """An OSError raised within names `path` if it named no file (a full disk's write), or the
+    temporary one (open refused, say, for want of permission). Not a FileExistsError (that
     the temporary name was taken is what it says), nor one without an error number, such as
     OSError("encoder error"): it would print as "[Errno None] None"."""
     try:

@@ -128,7 +128,9 @@ def data_home():
         else:
             folder = Path.home() / ".cache" / "dlfs"
         folder = folder.resolve()
-    except (RuntimeError, OSError) as e:  # Python 3.13 raises OSError for a symlink loop
+    # RuntimeError: no home folder, or a symbolic link loop before Python 3.13 (3.13 resolves
+    # nothing and leaves the loop to check_folder). OSError: whatever else the OS refuses.
+    except (RuntimeError, OSError) as e:
         raise DatasetUnavailableError(f"{what}: {str(e).rstrip('.')}; {fix}") from None
     check_folder(folder, f"{what}: ", fix)
     return folder
