@@ -430,6 +430,10 @@ def run(args):
         stopped = f"interrupted after {iterations(len(history.train_loss_list))}"
     except TrainingDiverged as e:
         status, stopped = 1, str(e)
+    except MemoryError as e:  # NumPy's names the array it could not make
+        status = 1
+        stopped = (f"out of memory at iteration {len(history.train_loss_list)}: {e}; "
+                   f"try a smaller --batch-size or --hidden-size")
     elapsed = time.perf_counter() - start
     if stopped:
         print(stopped, file=sys.stderr)
@@ -437,6 +441,8 @@ def run(args):
     title = (f"{args.dataset}, hidden {args.hidden_size}, batch {args.batch_size}, "
              f"lr {args.lr:g}, {args.grad}, {args.dtype}, seed {seed}")
     done, trained = len(history.train_loss_list), status == 0
+    if not done:
+        print("no iteration finished, so nothing was saved", file=sys.stderr)
     final = []
     failed = {}  # what could not be saved (a full disk...) → the error; the rest still is
     # What was learned is saved even if Ctrl-C comes now: it then only ends the run afterwards.
@@ -449,9 +455,11 @@ def run(args):
             evaluator.submit(network.params)
         want_windows(args.no_show)
         fig = plot_history(history, title)
-        outputs = {"plot": (args.plot, lambda path: save_figure(fig, path))}  # what → (where, how)
-        if args.save_params is not None and status != 1:  # not the params of a blow-up
-            outputs["parameters"] = (args.save_params, network.save)
+        outputs = {}  # what → (where, how)
+        if done:  # else nothing was learned, and files from earlier runs are left as they were
+            outputs["plot"] = (args.plot, lambda path: save_figure(fig, path))
+            if args.save_params is not None and status != 1:  # not the params of a blow-up
+                outputs["parameters"] = (args.save_params, network.save)
         for what, (path, save) in outputs.items():
             try:
                 save(path)

@@ -681,24 +681,67 @@ def test_cli_divergence_exits_1_with_a_message_and_the_plot(fake_mnist, tmp_path
     assert not (tmp_path / "p.npz").exists()  # the parameters of a blown-up run are not saved
 
 
-def test_cli_ctrl_c_saves_what_was_done_and_exits_130(fake_mnist, tmp_path, capsys,
-                                                      monkeypatch):
+def raise_at_iteration(monkeypatch, iteration, error):
+    """Make TwoLayerNet.loss_and_gradient raise `error` in that iteration, after it worked for
+    the ones before."""
     calls = 0
     real = TwoLayerNet.loss_and_gradient
 
-    def interrupted_at_iteration_25(self, x, t):
+    def failing(self, x, t):
         nonlocal calls
         calls += 1
-        if calls == 26:
-            raise KeyboardInterrupt
+        if calls == iteration + 1:
+            raise error
         return real(self, x, t)
 
-    monkeypatch.setattr(TwoLayerNet, "loss_and_gradient", interrupted_at_iteration_25)
+    monkeypatch.setattr(TwoLayerNet, "loss_and_gradient", failing)
+
+
+def test_cli_ctrl_c_saves_what_was_done_and_exits_130(fake_mnist, tmp_path, capsys,
+                                                      monkeypatch):
+    raise_at_iteration(monkeypatch, 25, KeyboardInterrupt)
     assert run_cli(tmp_path, "--save-params", str(tmp_path / "p.npz")) == 130
     captured = capsys.readouterr()
     assert "interrupted after 25 iterations" in captured.err
     assert (tmp_path / "plot.png").read_bytes().startswith(PNG_SIGNATURE)
     assert TwoLayerNet.load(tmp_path / "p.npz").params["W1"].shape == (784, 50)
+
+
+def test_cli_out_of_memory_is_one_line_and_keeps_what_was_done(fake_mnist, tmp_path, capsys,
+                                                               monkeypatch):
+    # Worded as NumPy's own _ArrayMemoryError, a MemoryError.
+    raise_at_iteration(monkeypatch, 25, MemoryError(
+        "Unable to allocate 44.7 GiB for an array with shape (60000, 200000) and data type "
+        "float32"))
+    assert run_cli(tmp_path, "--save-params", str(tmp_path / "p.npz")) == 1
+    out, err = capsys.readouterr()
+    assert ("out of memory at iteration 25: Unable to allocate 44.7 GiB for an array with "
+            "shape (60000, 200000) and data type float32; try a smaller --batch-size or "
+            "--hidden-size\n") in err
+    assert "Traceback" not in err
+    assert "25 iterations in " in out
+    assert (tmp_path / "plot.png").read_bytes().startswith(PNG_SIGNATURE)
+    assert not (tmp_path / "p.npz").exists()  # maybe half updated: not saved
+
+
+@pytest.mark.parametrize("stop", ["diverged", "interrupted"])
+def test_cli_with_no_iteration_done_leaves_earlier_files_as_they_were(
+        fake_mnist, tmp_path, capsys, monkeypatch, stop):
+    earlier = {tmp_path / "plot.png": b"an earlier run's plot", tmp_path / "p.npz": b"params"}
+    for path, data in earlier.items():
+        path.write_bytes(data)
+    if stop == "interrupted":
+        raise_at_iteration(monkeypatch, 0, KeyboardInterrupt)
+        args, status = [], 130
+    else:
+        args, status = ["--lr", "1e300"], 1  # the weights overflow in the first update
+    assert run_cli(tmp_path, "--save-params", str(tmp_path / "p.npz"), *args) == status
+    out, err = capsys.readouterr()
+    assert "0 iterations in " in out
+    assert "no iteration finished, so nothing was saved\n" in err
+    assert "saved to" not in out
+    for path, data in earlier.items():
+        assert path.read_bytes() == data
 
 
 @pytest.fixture
