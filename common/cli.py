@@ -43,9 +43,11 @@ def run_main(main):
                       and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
     if handle_sigterm:
         signal.signal(signal.SIGTERM, sigterm_as_ctrl_c)
-    devnull = None
-    if sys.stdout is None:  # started with stdout closed (`>&-`): what it prints goes nowhere
-        sys.stdout = devnull = open(os.devnull, "w")
+    # Started with stdout or stderr closed (`>&-`, `2>&-`): what goes there goes nowhere.
+    closed = [name for name in ("stdout", "stderr") if getattr(sys, name) is None]
+    devnull = open(os.devnull, "w") if closed else None
+    for name in closed:
+        setattr(sys, name, devnull)
     try:
         with command_output():
             status = main()
@@ -66,8 +68,9 @@ def run_main(main):
     finally:
         if handle_sigterm:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        for name in closed:
+            setattr(sys, name, None)
         if devnull is not None:
-            sys.stdout = None
             devnull.close()
     sys.exit(status)
 

@@ -130,12 +130,16 @@ def test_names_stdout_cannot_encode_are_printed_without_a_traceback(encoding, na
 
 
 @pytest.mark.skipif(os.name != "posix", reason="needs a shell's >&-")
-def test_a_command_started_with_stdout_closed_runs_without_a_traceback():
-    code = "from common.cli import run_main\nrun_main(lambda: print('x') or 0)"
-    # -W error: the stand-in for stdout is closed too (no "unclosed file" ResourceWarning).
-    result = subprocess.run(["sh", "-c", f'"{sys.executable}" -W error -c "{code}" >&-'],
-                            capture_output=True, text=True, timeout=60)
+@pytest.mark.parametrize("closed", [">&-", "2>&-", ">&- 2>&-"])
+def test_a_command_started_with_stdout_or_stderr_closed_runs_without_a_traceback(
+        tmp_path, closed):
+    code = ("import sys\nfrom common.cli import run_main\n"
+            "run_main(lambda: print('x') or sys.stderr.isatty() or open('done', 'w').close())")
+    # -W error: the stand-in is closed too (no "unclosed file" ResourceWarning).
+    result = subprocess.run(["sh", "-c", f'"{sys.executable}" -W error -c "{code}" {closed}'],
+                            capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert (result.returncode, result.stderr) == (0, "")
+    assert (tmp_path / "done").exists()  # main ran to its end
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
