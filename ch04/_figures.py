@@ -7,6 +7,7 @@ to call its train function) does not import matplotlib; and pyplot, the part tha
 windows, is imported only when a window may be opened (see `want_windows`).
 """
 
+import os
 import sys
 from pathlib import Path
 
@@ -31,7 +32,13 @@ def check_figure_path(parser, path):
     """Exit with an argparse error (status 2) unless a PNG can be written at `path`.
 
     Its name must end in .png, unless it is a character device such as /dev/null or a named pipe.
+    An MPLBACKEND that names no backend, which matplotlib would refuse on import, is an error too.
     """
+    if os.environ.get("MPLBACKEND"):  # else matplotlib is imported only when it is needed
+        try:
+            import matplotlib  # noqa: F401
+        except ValueError as e:
+            parser.error(f"matplotlib cannot start: {e}")
     if not (path.name.lower().endswith(".png") or is_device_or_pipe(path)):
         parser.error(f"--plot {path}: the figure is saved as PNG, so the name must end in .png")
     try:

@@ -429,3 +429,17 @@ def test_the_benchmark_tells_why_torch_fails_to_import(tmp_path, monkeypatch):
         "import os\nos.write(2, b'\\xe9\\xff\\n')\nraise ImportError('libtorch_cpu.so: missing')\n")
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     assert why_torch_fails() == "ImportError: libtorch_cpu.so: missing"
+
+
+@pytest.mark.parametrize("script", ["ch04.gradient_1d", "ch04.train_neuralnet"])
+def test_a_backend_matplotlib_refuses_is_an_error_before_any_work(tmp_path, script):
+    process = subprocess.run(
+        [sys.executable, "-m", script, "--no-show", "--plot", str(tmp_path / "plot.png")],
+        capture_output=True, text=True, timeout=120,
+        env=dict(os.environ, MPLBACKEND="foo", DLFS_DATA_HOME=str(tmp_path / "no data")))
+    assert process.returncode == 2
+    assert process.stderr.splitlines()[-1].startswith(
+        f"python -m {script}: error: matplotlib cannot start: Key backend: 'foo' is not a "
+        "valid value for backend")
+    assert process.stdout == ""
+    assert list(tmp_path.iterdir()) == []
