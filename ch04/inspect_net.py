@@ -20,7 +20,9 @@ any library beyond NumPy and matplotlib (no scikit-learn for the confusion matri
 
 import argparse
 import math
+import os
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +31,7 @@ import dataset
 from ch04._figures import add_figure_options, finish_figure, new_figure, parse_figure_args
 from ch04.two_layer_net import TwoLayerNet
 from common.cli import run_main
+from common.files import is_device_or_pipe
 from common.functions import class_indices
 
 DATASET = "mnist"
@@ -218,9 +221,15 @@ def plot_inspection(W1, images, t, y, confusion, class_names, title=""):
     shown = wrong[:MISTAKES]
     draw_mistakes(left, images[shown], t[shown], y[shown], class_names, total=len(wrong))
     draw_confusion(right, confusion, class_names)
-    if title:
-        fig.suptitle(title, fontsize="x-large")
+    if title:  # as it is: a file name's $ is not the start of mathematics
+        fig.suptitle(title, fontsize="x-large", parse_math=False)
     return fig
+
+
+def _drawable(name):
+    """A file name as text matplotlib can draw: bytes that were not UTF-8, which Python keeps as
+    lone surrogates (and matplotlib refuses), become the replacement character �."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _load_network(parser, path):
@@ -254,6 +263,9 @@ def main(argv=None):
                         help="the data set the network was trained on (default: %(default)s)")
     add_figure_options(parser, PLOT)
     args = parse_figure_args(parser, argv)
+    if (os.path.realpath(args.plot) == os.path.realpath(args.params)
+            and not is_device_or_pipe(args.plot)):
+        parser.error(f"--plot {args.plot} is the parameters file; give the figure another name")
 
     datasets = dataset.datasets()
     loader, spec = datasets[args.dataset]
@@ -275,7 +287,10 @@ def main(argv=None):
 
     try:
         with np.errstate(over="raise", invalid="raise"):  # rather than NaN probabilities
-            y = network.predict(x_test)
+            # 1000 images at a time, as accuracy() does: a wide network's hidden layer for all
+            # of them at once could take gigabytes.
+            y = np.concatenate([network.predict(x_test[start:start + 1000])
+                                for start in range(0, len(x_test), 1000)])
     except FloatingPointError as e:
         parser.error(f"{args.params} holds parameters too large to compute with ({e})")
     confusion = confusion_matrix(t_test, y.argmax(axis=1), num_classes)
@@ -301,9 +316,13 @@ def main(argv=None):
 
     fig = plot_inspection(network.params["W1"], x_test.reshape(-1, *spec.image_shape), t_test,
                           y, confusion, spec.class_names,
-                          title=f"{args.params.name}: a {num_inputs} → {hidden_size} → "
-                                f"{num_outputs} network on the {args.dataset} test set")
-    finish_figure(fig, args)
+                          title=f"{_drawable(args.params.name)}: a {num_inputs} → "
+                                f"{hidden_size} → {num_outputs} network on the {args.dataset} "
+                                "test set")
+    with warnings.catch_warnings():
+        # A name in letters the font lacks (Japanese, say) is drawn as boxes, without a warning.
+        warnings.filterwarnings("ignore", r"Glyph \d+ .*missing from font", UserWarning)
+        finish_figure(fig, args)
     return 0
 
 

@@ -2,6 +2,7 @@
 synthetic data, on real MNIST after a short training run, and on bad parameter files."""
 
 import io
+import os
 import re
 import sys
 
@@ -11,6 +12,7 @@ import pytest
 from matplotlib.text import Text
 
 import dataset
+from ch04 import inspect_net
 from ch04.inspect_net import (
     MAX_UNITS,
     _mistake_title,
@@ -317,6 +319,51 @@ def test_main_draws_a_hidden_layer_of_7_units(fake_data, tmp_path):
     save_trained(tmp_path / "p.npz", fake_data, hidden_size=7)
     assert run_main(tmp_path, tmp_path / "p.npz") == 0
     assert (tmp_path / "x.png").read_bytes().startswith(PNG_SIGNATURE)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="Linux takes any bytes as a file name")
+@pytest.mark.parametrize("name, drawn", [
+    (b"run_$1_$2.npz", "run_$1_$2.npz"),  # not mathematics: matplotlib raised a ParseException
+    (b"\xff.npz", "\ufffd.npz"),  # not UTF-8: matplotlib refused the surrogate with TypeError
+    ("モデル.npz".encode(), "モデル.npz"),  # not in the font: boxes, without the warning
+], ids=["dollars", "not-utf-8", "japanese"])
+def test_main_draws_any_file_name_in_its_title(fake_data, tmp_path, monkeypatch, name, drawn):
+    params = tmp_path / os.fsdecode(name)
+    save_trained(params, fake_data)
+    titles = []
+    real = inspect_net.plot_inspection
+    monkeypatch.setattr(inspect_net, "plot_inspection",
+                        lambda *args, title: titles.append(title) or real(*args, title=title))
+    assert run_main(tmp_path, params) == 0  # warnings are errors here
+    assert titles[0].startswith(f"{drawn}: a 784 → 10 → 10 network")
+    assert (tmp_path / "x.png").read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_plot_over_the_parameters_file_exits_2(fake_data, tmp_path, capsys):
+    save_trained(tmp_path / "model.png", fake_data)
+    with pytest.raises(SystemExit) as exc:
+        main([str(tmp_path / "model.png"), "--plot", str(tmp_path / "." / "model.png"),
+              "--no-show"])
+    assert exc.value.code == 2
+    assert "is the parameters file; give the figure another name" in capsys.readouterr().err
+    assert TwoLayerNet.load(tmp_path / "model.png")  # still the parameters
+
+
+def test_main_scores_the_test_images_1000_at_a_time(fake_data, tmp_path, monkeypatch, capsys):
+    (x_train, t_train), _ = fake_data
+    x_test, t_test = blobs(2100, seed=3)
+    net = save_trained(tmp_path / "p.npz", fake_data)
+    datasets = {"mnist": (lambda normalize: ((x_train, t_train), (x_test, t_test)), MNIST)}
+    monkeypatch.setattr(dataset, "datasets", lambda: datasets)
+    rows = []
+    real = TwoLayerNet.predict
+    monkeypatch.setattr(TwoLayerNet, "predict",
+                        lambda self, x: rows.append(len(x)) or real(self, x))
+    assert run_main(tmp_path, tmp_path / "p.npz") == 0
+    assert rows == [1000, 1000, 100]
+    accuracy = net.accuracy(x_test, t_test)
+    assert f"test accuracy {accuracy:.4f} ({round(accuracy * 2100)}/2100 correct)" in (
+        capsys.readouterr().out)
 
 
 def test_main_suggests_the_other_dataset_when_accuracy_is_near_guessing(fake_data, tmp_path,
