@@ -104,7 +104,7 @@ def _write_into(path, data):
     try:
         fd = open_without_waiting(path, os.O_WRONLY)
     except OSError as e:
-        if e.errno == errno.ENXIO:
+        if e.errno == errno.ENXIO and stat.S_ISFIFO(os.stat(path).st_mode):  # not /dev/tty's
             raise OSError(e.errno, "no program is reading from this named pipe",
                           str(path)) from None
         raise

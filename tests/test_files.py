@@ -3,8 +3,10 @@
 import errno
 import os
 import select
+import shutil
 import socket
 import stat
+import subprocess
 import sys
 
 import pytest
@@ -203,6 +205,20 @@ def test_a_named_pipe_that_no_program_reads_is_an_error_not_a_wait(tmp_path, cal
     writer, errors = call_in_a_thread(write, catch=OSError, timeout=10)
     assert not writer.is_alive(), "it waited for a reader (and Ctrl-C couldn't end the wait)"
     assert [e.strerror for e in errors] == ["no program is reading from this named pipe"]
+
+
+@pytest.mark.skipif(not (os.path.exists("/dev/tty") and shutil.which("setsid")),
+                    reason="no /dev/tty or setsid here")
+def test_a_device_that_refuses_with_enxio_is_not_called_a_named_pipe():
+    # /dev/tty, in a session without a terminal (setsid), is a device that says ENXIO.
+    code = ("from common.files import atomic_write\n"
+            "with atomic_write('/dev/tty') as f:\n"
+            "    f.write(b'x')\n")
+    result = subprocess.run(["setsid", sys.executable, "-c", code], capture_output=True,
+                            text=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        "OSError: [Errno 6] No such device or address: '/dev/tty'")
 
 
 @pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="no Unix sockets here")
