@@ -9,10 +9,12 @@ book's lines and, like the book, keeps everything in memory at once.
 """
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 
-from common.cli import run_main
+from ch04._figures import check_figure_path
+from common.cli import positive, random_seed, run_main
 
 
 def sigmoid(x):
@@ -111,10 +113,11 @@ def main(argv=None):
     from dataset.mnist import load_mnist
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.book_style")
-    parser.add_argument("--iters", type=int, default=10_000)
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--plot", default="book_style.png")
+    parser.add_argument("--iters", type=positive(int), default=10_000)
+    parser.add_argument("--seed", type=random_seed, default=None)
+    parser.add_argument("--plot", type=Path, default=Path("book_style.png"))
     args = parser.parse_args(argv)
+    check_figure_path(parser, args.plot)
     if args.seed is not None:
         np.random.seed(args.seed)
     (x_train, t_train), (x_test, t_test) = load_mnist(normalize=True, one_hot_label=True)

@@ -9,10 +9,12 @@ dependency of dlfs. Run it as `python -m benchmarks.torch_style [--iters N]`.
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 
-from common.cli import run_main
+from ch04._figures import check_figure_path
+from common.cli import positive, random_seed, run_main
 
 
 def train(x_train, t_train, x_test, t_test, iters=10_000, batch_size=100, lr=0.1,
@@ -48,16 +50,17 @@ def train(x_train, t_train, x_test, t_test, iters=10_000, batch_size=100, lr=0.1
         if i % iter_per_epoch == 0:
             train_acc_list.append(accuracy(x_train, t_train))
             test_acc_list.append(accuracy(x_test, t_test))
-            log(f"train acc, test acc | {train_acc_list[-1]:.4f}, {test_acc_list[-1]:.4f}")
+            log(f"train acc, test acc | {train_acc_list[-1]}, {test_acc_list[-1]}")
     return train_loss_list, train_acc_list, test_acc_list
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.torch_style")
-    parser.add_argument("--iters", type=int, default=10_000)
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--plot", default="torch_style.png")
-    args = parser.parse_args(argv)  # first: --help works without PyTorch
+    parser.add_argument("--iters", type=positive(int), default=10_000)
+    parser.add_argument("--seed", type=random_seed, default=None)
+    parser.add_argument("--plot", type=Path, default=Path("torch_style.png"))
+    args = parser.parse_args(argv)
+    check_figure_path(parser, args.plot)  # first: --help works without PyTorch
     try:
         import torch
     except Exception as e:  # ImportError, or whatever a broken install raises

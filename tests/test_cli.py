@@ -443,3 +443,21 @@ def test_a_backend_matplotlib_refuses_is_an_error_before_any_work(tmp_path, scri
         "valid value for backend")
     assert process.stdout == ""
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("script", ["benchmarks.book_style", "benchmarks.torch_style"])
+@pytest.mark.parametrize("args, message", [
+    (["--iters", "0"], "argument --iters: must be a positive int, got 0"),
+    (["--seed", "-1"], "argument --seed: must be 0 or more, got -1"),
+    (["--plot", "curve.txt"], "--plot curve.txt: the figure is saved as PNG"),
+    (["--plot", "missing/curve.png"], "the folder"),
+])
+def test_the_benchmarks_contenders_refuse_bad_options_before_any_work(tmp_path, script, args,
+                                                                      message):
+    # Before: a traceback after loading the data, or after the whole run, or nothing done.
+    process = subprocess.run([sys.executable, "-m", script, *args], capture_output=True,
+                             text=True, timeout=60, cwd=tmp_path,
+                             env=dict(os.environ, DLFS_DATA_HOME=str(tmp_path / "no data")))
+    assert process.returncode == 2
+    assert message in process.stderr.splitlines()[-1]
+    assert list(tmp_path.iterdir()) == []
