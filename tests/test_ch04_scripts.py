@@ -56,11 +56,12 @@ def test_a_png_name_may_start_with_a_dot(tmp_path, capsys):
 def test_gradient_1d_prints_slopes_near_the_exact_derivative(tmp_path, capsys):
     gradient_1d.main(["--plot", str(tmp_path / "x.png"), "--no-show"])
     out = capsys.readouterr().out
-    slopes = dict(re.findall(r"x = (\S+): numerical slope (\S+),", out))
+    found = re.findall(r"x = (\S+): numerical slope (\S+), analytic (\S+)\n", out)
+    slopes = {x: (float(numerical), float(analytic)) for x, numerical, analytic in found}
     assert slopes.keys() == {"5", "10"}, out
     # Central differences of a quadratic are exact but for rounding: about 1e-12 here.
-    assert float(slopes["5"]) == pytest.approx(0.2, abs=1e-9)
-    assert float(slopes["10"]) == pytest.approx(0.3, abs=1e-9)
+    assert slopes["5"] == (pytest.approx(0.2, abs=1e-9), 0.2)  # f'(x) = 0.02x + 0.1
+    assert slopes["10"] == (pytest.approx(0.3, abs=1e-9), 0.3)
 
 
 @pytest.mark.parametrize("x0", [0.0, 5.0, 10.0, 20.0])
@@ -92,6 +93,24 @@ def test_gradient_field_rejects_points_as_columns():
     # The book's script passed the grid as a (2, N) array; here that is an error, not a guess.
     with pytest.raises(ValueError, match=r"shape \(N, 2\).*\(2, 5\)"):
         gradient_2d.gradient_field(np.zeros((2, 5)))
+
+
+def test_gradient_2d_prints_the_books_gradients_beside_the_analytic_ones(tmp_path, capsys):
+    assert gradient_2d.main(["--plot", str(tmp_path / "x.png"), "--no-show"]) == 0
+    out = capsys.readouterr().out
+    found = re.findall(r"gradient at \((\S+), (\S+)\): \[(.+)\]   "
+                       r"\(analytic \(2x0, 2x1\) = \[(.+)\]\)\n", out)
+    # The book's three points and its printed gradients: [6. 8.], [0. 4.], [6. 0.].
+    assert [(float(a), float(b)) for a, b, _, _ in found] == [(3, 4), (0, 2), (3, 0)], out
+    for a, b, numerical, analytic in found:
+        exact = [2 * float(a), 2 * float(b)]
+        np.testing.assert_allclose(np.array(numerical.split(), float), exact, atol=1e-6)
+        assert np.array(analytic.split(), float).tolist() == exact
+    points = gradient_2d.grid_points()
+    error = np.max(np.abs(gradient_2d.gradient_field(points) - 2 * points))
+    assert 0 < error < 1e-6
+    assert (f"{len(points)} grid points; largest difference from the analytic gradient "
+            f"{error:.1e}\n") in out
 
 
 def test_gradient_field_does_not_modify_its_input():
@@ -199,6 +218,11 @@ def test_gradient_simplenet_main_prints_the_books_scores(capsys):
     loss = float(re.search(r"loss: (\S+)", out).group(1))
     # The book prints 0.92806853663411326; ours is 2.5e-7 lower because of the 1e-7 in the log.
     assert loss == pytest.approx(0.92806853663411326, abs=1e-6)
+    rows = re.search(r"dW =\n\[\[(.+)\]\n \[(.+)\]\]\n", out).groups()
+    dW = np.array([row.split() for row in rows], float)
+    # The book's printed dW; ours differs by about 1e-7, for the same reason.
+    np.testing.assert_allclose(dW, [[0.21924763, 0.14356247, -0.36281009],
+                                    [0.32887144, 0.2153437, -0.54421514]], rtol=0, atol=3e-7)
 
 
 def test_gradient_simplenet_main_is_reproducible(capsys):

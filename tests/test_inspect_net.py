@@ -292,7 +292,16 @@ def test_main_prints_each_class_and_the_accuracy_and_writes_the_png(fake_data, t
     assert 0.3 < accuracy < 1  # some mistakes to draw
     assert f"test accuracy {accuracy:.4f} ({round(accuracy * 200)}/200 correct)" in out
     assert sum(int(row[1]) for row in rows) == round(accuracy * 200)
+    for _, right, total, acc in rows:
+        assert float(acc) == pytest.approx(int(right) / int(total), abs=5e-5)
+    counts = np.zeros((10, 10), int)  # counted here, not with the module's confusion_matrix
+    np.add.at(counts, (t_test, net.predict(x_test).argmax(axis=1)), 1)
     assert "most frequent mistakes, true -> predicted:" in out
+    mistakes = re.findall(r"^  (\d) -> (\d): (\d+)$", out, flags=re.MULTILINE)
+    off_diagonal = counts[~np.eye(10, dtype=bool)]
+    assert [int(n) for *_, n in mistakes] == sorted(off_diagonal[off_diagonal > 0])[::-1][:5]
+    for true, predicted, n in mistakes:
+        assert true != predicted and counts[int(true), int(predicted)] == int(n)
     assert (tmp_path / "x.png").read_bytes().startswith(PNG_SIGNATURE)
     assert f"plot saved to {(tmp_path / 'x.png').resolve()}" in out
 

@@ -378,6 +378,25 @@ def run_cli(tmp_path, *args):
     return main(["--plot", str(tmp_path / "plot.png"), "--no-show", "--seed", "0", *args])
 
 
+class Terminal(io.StringIO):
+    """A stderr that says it is a terminal, as a shell's is."""
+
+    def isatty(self):
+        return True
+
+
+def test_cli_with_a_terminal_on_stderr_shows_a_progress_bar_above_the_lines(
+        fake_mnist, tmp_path, monkeypatch, capsys):
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert run_cli(tmp_path, "--iters", "25") == 0
+    bar = terminal.getvalue()
+    assert "training: " in bar and "/25 " in bar
+    assert re.search(r"loss=\d\.\d{3}, test_acc=[01]\.\d{4}", bar), bar
+    lines = capsys.readouterr().out.splitlines()  # tqdm.write puts them on stdout
+    assert len([line for line in lines if line.startswith("train acc, test acc | ")]) == 3
+
+
 def test_cli_without_the_data_says_why_and_prints_no_seed_for_a_run_that_never_was(
         monkeypatch, tmp_path, capsys):
     def load(normalize=True, flatten=True, one_hot_label=False):
