@@ -1,12 +1,14 @@
 """Shared fixtures: an empty data home for each test, real MNIST for the tests that need it,
 a call made in a thread that can't hang its test, and a named pipe with a reader.
 
-Each test runs with DLFS_DATA_HOME set to a new temporary folder, so whatever it loads or caches
-goes there. The exception is mnist_home on a machine without ../shared: it is then the user's own
-data home, and loading MNIST into it writes the user's cache (see mnist_home)."""
+Each test runs in a new temporary folder, with DLFS_DATA_HOME set to one inside it, so whatever
+it loads, caches or writes by default goes there. The exception is mnist_home on a machine without
+../shared: it is then the user's own data home, and loading MNIST into it writes the user's cache
+(see mnist_home)."""
 
 import os
 import shutil
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -22,6 +24,25 @@ SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mn
 def _data_home_of_its_own(tmp_path, monkeypatch):
     """Every test starts with an empty data home; those that need real MNIST use mnist_home."""
     monkeypatch.setenv("DLFS_DATA_HOME", str(tmp_path / "data-home"))
+
+
+@pytest.fixture(autouse=True)
+def _in_a_folder_of_its_own(tmp_path, monkeypatch):
+    """Every test runs in its temporary folder, so that a script's default output
+    (./train_neuralnet.png) is checked and written there, also from a read-only checkout."""
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _ctrl_c_raises_keyboard_interrupt():
+    """Python's own Ctrl-C handling, also when pytest was started with SIGINT ignored (as a
+    background job of a shell script is): the tests of Ctrl-C need it, and their children too."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture(autouse=True)

@@ -388,8 +388,9 @@ class Terminal(io.StringIO):
 def test_cli_with_a_terminal_on_stderr_shows_a_progress_bar_above_the_lines(
         fake_mnist, tmp_path, monkeypatch, capsys):
     terminal = Terminal()
-    monkeypatch.setattr(sys, "stderr", terminal)
-    assert run_cli(tmp_path, "--iters", "25") == 0
+    with monkeypatch.context() as patch:  # put back before capsys's teardown (pytest -s)
+        patch.setattr(sys, "stderr", terminal)
+        assert run_cli(tmp_path, "--iters", "25") == 0
     bar = terminal.getvalue()
     assert "training: " in bar and "/25 " in bar
     assert re.search(r"loss=\d\.\d{3}, test_acc=[01]\.\d{4}", bar), bar
@@ -629,7 +630,8 @@ def test_cli_names_a_failed_save_on_stderr_before_the_summary(fake_mnist, tmp_pa
     monkeypatch.setattr(sys, "stdout", both)
     monkeypatch.setattr(sys, "stderr", both)
     assert run_cli(tmp_path, "--iters", "20", "--quiet") == 1
-    assert re.fullmatch(r"error: could not save the plot to \S+: No space left on device\n"
+    assert re.fullmatch(rf"error: could not save the plot to {re.escape(str(tmp_path))}/plot.png: "
+                        r"No space left on device\n"
                         r"20 iterations in .*\nfinal accuracy: .*\n", both.getvalue())
 
 
@@ -671,10 +673,11 @@ def test_with_stdout_closed_the_figure_is_closed_not_shown(fake_mnist, tmp_path,
         real(fig, no_show)
 
     monkeypatch.setattr(train_neuralnet, "show_figure", show_figure)
-    monkeypatch.setattr(sys, "stdout", ClosedStdout())
     # Without --no-show the figure comes from pyplot, which keeps it until it is closed; with
-    # --quiet the summary is the first thing written to stdout.
-    with pytest.raises(BrokenPipeError):  # run_main ends the run quietly, with status 141
+    # --quiet the summary is the first thing written to stdout. stdout is put back before
+    # capsys's teardown, not after it (with pytest -s, later tests got a closed capture stream).
+    with monkeypatch.context() as patch, pytest.raises(BrokenPipeError):  # run_main: 141
+        patch.setattr(sys, "stdout", ClosedStdout())
         main(["--plot", str(tmp_path / "plot.png"), "--seed", "0", "--iters", "20", "--quiet"])
     assert shown == [False]  # no window opens for a run whose reader has gone
     assert plt.get_fignums() == []
