@@ -120,3 +120,28 @@ def test_the_seeds_training_loop_runs_unchanged_on_our_packages(mnist_home, monk
     assert test_acc_list[1] > 0.7
     assert np.mean(train_loss_list[-100:]) < 0.6 < np.mean(train_loss_list[:10])
     assert network.params["W1"].dtype == np.float64  # the book's precision by default
+
+
+def test_the_script_measures_accuracy_in_a_second_thread(mnist_home, tmp_path):
+    # Run as `python -m ch04.train_neuralnet` runs it (NumPy not loaded yet, no BLAS setting of
+    # the user's), but with main called here, to see which thread measures.
+    code = ("import runpy, threading\n"
+            "import common.cli\n"
+            "common.cli.run_main = lambda main: None  # main is called below instead\n"
+            "script = runpy.run_module('ch04.train_neuralnet', run_name='__main__')\n"
+            "measure, in_main_thread = script['Evaluator'].measure, []\n"
+            "def spy(self, params):\n"
+            "    in_main_thread.append(threading.current_thread() is threading.main_thread())\n"
+            "    return measure(self, params)\n"
+            "script['Evaluator'].measure = spy\n"
+            "status = script['main'](['--iters', '2', '--seed', '0', '--quiet', '--no-show'])\n"
+            "print(status, in_main_thread)\n")
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
+                          "OMP_NUM_THREADS")}
+    env.update(DLFS_DATA_HOME=str(mnist_home), MPLBACKEND="Agg")
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    # At iteration 0, and after the last update (iteration 1) while the plot is drawn.
+    assert result.stdout.splitlines()[-1] == "0 [False, False]", result.stdout
