@@ -17,7 +17,8 @@ import pytest
 
 # Beside a CI clone (and this checkout) lies ../shared with the four real MNIST files. The library
 # never looks there; tests copy them into a temporary DLFS_DATA_HOME.
-SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist"
+CHECKOUT = Path(__file__).resolve().parents[1]
+SHARED_MNIST = CHECKOUT.parent / "shared" / "datasets" / "mnist"
 
 
 @pytest.fixture(autouse=True)
@@ -29,8 +30,13 @@ def _data_home_of_its_own(tmp_path, monkeypatch):
 @pytest.fixture(autouse=True)
 def _in_a_folder_of_its_own(tmp_path, monkeypatch):
     """Every test runs in its temporary folder, so that a script's default output
-    (./train_neuralnet.png) is checked and written there, also from a read-only checkout."""
+    (./train_neuralnet.png) is checked and written there, also from a read-only checkout.
+
+    The programs a test starts (python -m ch04...) import this checkout's code, then, as they
+    would from its folder, and not another copy that may be installed."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        filter(None, [str(CHECKOUT), os.environ.get("PYTHONPATH")])))
 
 
 @pytest.fixture(autouse=True)
