@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ch04._figures import check_figure_path
+from ch04._figures import check_figure_path, save_figure
 from common.cli import positive, random_seed, run_main
 
 
@@ -106,7 +106,7 @@ def plot(train_acc_list, test_acc_list, path):
     plt.ylabel("accuracy")
     plt.ylim(0, 1.0)
     plt.legend(loc="lower right")
-    plt.savefig(path)
+    save_figure(plt.gcf(), path)  # as the scripts save theirs: also into /dev/null or a pipe
 
 
 def main(argv=None):

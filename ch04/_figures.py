@@ -7,6 +7,7 @@ to call its train function) does not import matplotlib; and pyplot, the part tha
 windows, is imported only when a window may be opened (see `want_windows`).
 """
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -32,19 +33,33 @@ def check_figure_path(parser, path):
     """Exit with an argparse error (status 2) unless a PNG can be written at `path`.
 
     Its name must end in .png, unless it is a character device such as /dev/null or a named pipe.
-    An MPLBACKEND that names no backend, which matplotlib would refuse on import, is an error too.
+    An MPLBACKEND that names no backend is an error too: a name matplotlib doesn't know, which it
+    refuses on import, or a module://NAME whose module isn't there, which pyplot would fail on.
     """
-    if os.environ.get("MPLBACKEND"):  # else matplotlib is imported only when it is needed
+    backend = os.environ.get("MPLBACKEND")
+    if backend:  # else matplotlib is imported only when it is needed
         try:
             import matplotlib  # noqa: F401
         except ValueError as e:
             parser.error(f"matplotlib cannot start: {e}")
+        module = backend.removeprefix("module://")
+        if module != backend and not _module_exists(module):
+            parser.error(f"MPLBACKEND={backend}: there is no module {module} to draw with; "
+                         "install it, or unset MPLBACKEND")
     if not (path.name.lower().endswith(".png") or is_device_or_pipe(path)):
         parser.error(f"--plot {path}: the figure is saved as PNG, so the name must end in .png")
     try:
         check_writable(path, "figure")
     except OSError as e:
         parser.error(f"--plot {path}: {e}")
+
+
+def _module_exists(name):
+    """True if `name` (maybe dotted) can be imported; found, not imported."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # a parent package is missing; an empty or odd name
+        return False
 
 
 def parse_figure_args(parser, argv):

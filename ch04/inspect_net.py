@@ -321,7 +321,7 @@ def main(argv=None):
                                 "test set")
     with warnings.catch_warnings():
         # A name in letters the font lacks (Japanese, say) is drawn as boxes, without a warning.
-        warnings.filterwarnings("ignore", r"Glyph \d+ .*missing from font", UserWarning)
+        warnings.filterwarnings("ignore", r"Glyph \d+ .*missing from", UserWarning)
         finish_figure(fig, args)
     return 0
 

@@ -366,6 +366,12 @@ def parse_args(argv=None):
     return args
 
 
+def out_of_memory(when, error, options):
+    """'out of memory WHEN: what NumPy could not allocate; try a smaller OPTIONS'."""
+    what = f": {error}" if str(error) else ""  # NumPy's names the array; Python's own is empty
+    return f"out of memory {when}{what}; try a smaller {options}"
+
+
 def iterations(count):
     """'1 iteration', '2 iterations', ..."""
     return f"{count} iteration{'' if count == 1 else 's'}"
@@ -401,8 +407,12 @@ def run(args):
         print(f"seed {seed} (repeat this run with --seed {seed})")
 
     rng = np.random.default_rng(seed)
-    network = TwoLayerNet(input_size=x_train.shape[1], hidden_size=args.hidden_size,
-                          output_size=len(args.spec.class_names), rng=rng, dtype=args.dtype)
+    try:
+        network = TwoLayerNet(input_size=x_train.shape[1], hidden_size=args.hidden_size,
+                              output_size=len(args.spec.class_names), rng=rng, dtype=args.dtype)
+    except MemoryError as e:
+        print(out_of_memory("for the weights", e, "--hidden-size"), file=sys.stderr)
+        return 1
 
     progress = not args.quiet and sys.stderr.isatty()
 
@@ -430,10 +440,10 @@ def run(args):
         stopped = f"interrupted after {iterations(len(history.train_loss_list))}"
     except TrainingDiverged as e:
         status, stopped = 1, str(e)
-    except MemoryError as e:  # NumPy's names the array it could not make
+    except MemoryError as e:
         status = 1
-        stopped = (f"out of memory at iteration {len(history.train_loss_list)}: {e}; "
-                   f"try a smaller --batch-size or --hidden-size")
+        stopped = out_of_memory(f"at iteration {len(history.train_loss_list)}", e,
+                                "--batch-size or --hidden-size")
     elapsed = time.perf_counter() - start
     if stopped:
         print(stopped, file=sys.stderr)
@@ -442,7 +452,7 @@ def run(args):
              f"lr {args.lr:g}, {args.grad}, {args.dtype}, seed {seed}")
     done, trained = len(history.train_loss_list), status == 0
     if not done:
-        print("no iteration finished, so nothing was saved", file=sys.stderr)
+        print("no iteration finished, so no file was saved", file=sys.stderr)
     final = []
     failed = {}  # what could not be saved (a full disk...) → the error; the rest still is
     # What was learned is saved even if Ctrl-C comes now: it then only ends the run afterwards.
@@ -455,11 +465,16 @@ def run(args):
             evaluator.submit(network.params)
         want_windows(args.no_show)
         fig = plot_history(history, title)
+        # With no iteration done, files of earlier runs are left as they were; a device or
+        # named pipe is written into all the same, or its reader would wait forever.
+        def wanted(path):
+            return done or is_device_or_pipe(path)
+
         outputs = {}  # what → (where, how)
-        if done:  # else nothing was learned, and files from earlier runs are left as they were
+        if wanted(args.plot):
             outputs["plot"] = (args.plot, lambda path: save_figure(fig, path))
-            if args.save_params is not None and status != 1:  # not the params of a blow-up
-                outputs["parameters"] = (args.save_params, network.save)
+        if args.save_params is not None and status != 1 and wanted(args.save_params):
+            outputs["parameters"] = (args.save_params, network.save)  # not those of a blow-up
         for what, (path, save) in outputs.items():
             try:
                 save(path)

@@ -432,15 +432,20 @@ def test_the_benchmark_tells_why_torch_fails_to_import(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("script", ["ch04.gradient_1d", "ch04.train_neuralnet"])
-def test_a_backend_matplotlib_refuses_is_an_error_before_any_work(tmp_path, script):
+@pytest.mark.parametrize("backend, message", [
+    ("foo", "matplotlib cannot start: Key backend: 'foo' is not a valid value for backend"),
+    ("module://no_such.backend", "MPLBACKEND=module://no_such.backend: there is no module "
+                                 "no_such.backend to draw with; install it, or unset MPLBACKEND"),
+])
+def test_a_backend_matplotlib_cannot_use_is_an_error_before_any_work(tmp_path, script, backend,
+                                                                     message):
+    # Before: a traceback after the work (the whole training run), and nothing saved.
     process = subprocess.run(
-        [sys.executable, "-m", script, "--no-show", "--plot", str(tmp_path / "plot.png")],
+        [sys.executable, "-m", script, "--plot", str(tmp_path / "plot.png")],
         capture_output=True, text=True, timeout=120,
-        env=dict(os.environ, MPLBACKEND="foo", DLFS_DATA_HOME=str(tmp_path / "no data")))
+        env=dict(os.environ, MPLBACKEND=backend, DLFS_DATA_HOME=str(tmp_path / "no data")))
     assert process.returncode == 2
-    assert process.stderr.splitlines()[-1].startswith(
-        f"python -m {script}: error: matplotlib cannot start: Key backend: 'foo' is not a "
-        "valid value for backend")
+    assert process.stderr.splitlines()[-1].startswith(f"python -m {script}: error: {message}")
     assert process.stdout == ""
     assert list(tmp_path.iterdir()) == []
 
@@ -461,3 +466,12 @@ def test_the_benchmarks_contenders_refuse_bad_options_before_any_work(tmp_path, 
     assert process.returncode == 2
     assert message in process.stderr.splitlines()[-1]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_book_style_contender_writes_into_a_named_pipe_as_given(named_pipe):
+    from benchmarks.book_style import plot
+
+    fifo, finish = named_pipe
+    plot([0.1, 0.5], [0.1, 0.4], fifo)  # before: a file pipe.png beside it, and nothing here
+    assert finish().startswith(b"\x89PNG\r\n\x1a\n")
+    assert not fifo.with_name("pipe.png").exists()

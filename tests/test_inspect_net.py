@@ -354,9 +354,9 @@ def test_main_draws_any_file_name_in_its_title(fake_data, tmp_path, monkeypatch,
 
 def test_plot_over_the_parameters_file_exits_2(fake_data, tmp_path, capsys):
     save_trained(tmp_path / "model.png", fake_data)
+    (tmp_path / "link.png").symlink_to("model.png")  # the same file by another name
     with pytest.raises(SystemExit) as exc:
-        main([str(tmp_path / "model.png"), "--plot", str(tmp_path / "." / "model.png"),
-              "--no-show"])
+        main([str(tmp_path / "model.png"), "--plot", str(tmp_path / "link.png"), "--no-show"])
     assert exc.value.code == 2
     assert "is the parameters file; give the figure another name" in capsys.readouterr().err
     assert TwoLayerNet.load(tmp_path / "model.png")  # still the parameters
