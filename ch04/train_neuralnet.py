@@ -451,8 +451,6 @@ def run(args):
     title = (f"{args.dataset}, hidden {args.hidden_size}, batch {args.batch_size}, "
              f"lr {args.lr:g}, {args.grad}, {args.dtype}, seed {seed}")
     done, trained = len(history.train_loss_list), status == 0
-    if not done:
-        print("no iteration finished, so no file was saved", file=sys.stderr)
     final = []
     failed = {}  # what could not be saved (a full disk...) → the error; the rest still is
     # What was learned is saved even if Ctrl-C comes now: it then only ends the run afterwards.
@@ -480,6 +478,8 @@ def run(args):
                 save(path)
             except Exception as e:  # named below; raised at the end, if not an OSError
                 failed[what] = e
+    if not outputs:  # only when no iteration was done
+        print("no iteration finished, so nothing was saved", file=sys.stderr)
     if interrupted and status == 0:
         status = EXIT_INTERRUPTED
         print("interrupted while saving; finished saving first", file=sys.stderr)
