@@ -29,12 +29,13 @@ def add_figure_options(parser, default_name):
     )
 
 
-def check_figure_path(parser, path):
+def check_figure_path(parser, path, no_show=False):
     """Exit with an argparse error (status 2) unless a PNG can be written at `path`.
 
     Its name must end in .png, unless it is a character device such as /dev/null or a named pipe.
     An MPLBACKEND that names no backend is an error too: a name matplotlib doesn't know, which it
-    refuses on import, or a module://NAME whose module isn't there, which pyplot would fail on.
+    refuses on import, or, unless no_show (no window, so no backend), a module://NAME whose module
+    isn't there, which pyplot would fail on.
     """
     backend = os.environ.get("MPLBACKEND")
     if backend:  # else matplotlib is imported only when it is needed
@@ -43,7 +44,7 @@ def check_figure_path(parser, path):
         except ValueError as e:
             parser.error(f"matplotlib cannot start: {e}")
         module = backend.removeprefix("module://")
-        if module != backend and not _module_exists(module):
+        if module != backend and not no_show and not _module_exists(module):
             parser.error(f"MPLBACKEND={backend}: there is no module {module} to draw with; "
                          "install it, or unset MPLBACKEND")
     if not (path.name.lower().endswith(".png") or is_device_or_pipe(path)):
@@ -58,14 +59,14 @@ def _module_exists(name):
     """True if `name` (maybe dotted) can be imported; found, not imported."""
     try:
         return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):  # a parent package is missing; an empty or odd name
+    except Exception:  # ImportError for a missing parent package, or whatever a broken one raises
         return False
 
 
 def parse_figure_args(parser, argv):
     """parser.parse_args(argv), then check_figure_path and want_windows for its --plot/--no-show."""
     args = parser.parse_args(argv)
-    check_figure_path(parser, args.plot)
+    check_figure_path(parser, args.plot, args.no_show)
     want_windows(args.no_show)
     return args
 

@@ -353,7 +353,7 @@ def parse_args(argv=None):
         gigabytes = needed / 10**9 if needed < 10**300 else Decimal(needed) / 10**9
         parser.error(f"argument --hidden-size: {args.hidden_size} hidden units need about "
                      f"{gigabytes:.3g} GB, more than this machine's {memory / 1e9:.3g} GB")
-    check_figure_path(parser, args.plot)
+    check_figure_path(parser, args.plot, args.no_show)
     if args.save_params is not None:
         try:
             check_writable(args.save_params, "parameters file")
@@ -478,8 +478,8 @@ def run(args):
                 save(path)
             except Exception as e:  # named below; raised at the end, if not an OSError
                 failed[what] = e
-    if not outputs:  # only when no iteration was done
-        print("no iteration finished, so nothing was saved", file=sys.stderr)
+    if not done:  # a device or named pipe may have been written into, but no file replaced
+        print("no iteration finished, so no file was replaced", file=sys.stderr)
     if interrupted and status == 0:
         status = EXIT_INTERRUPTED
         print("interrupted while saving; finished saving first", file=sys.stderr)

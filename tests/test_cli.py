@@ -475,3 +475,22 @@ def test_the_book_style_contender_writes_into_a_named_pipe_as_given(named_pipe):
     plot([0.1, 0.5], [0.1, 0.4], fifo)  # before: a file pipe.png beside it, and nothing here
     assert finish().startswith(b"\x89PNG\r\n\x1a\n")
     assert not fifo.with_name("pipe.png").exists()
+
+
+def test_a_missing_backend_module_is_no_error_when_no_window_opens(tmp_path):
+    process = subprocess.run(
+        [sys.executable, "-m", "ch04.gradient_1d", "--no-show", "--plot", str(tmp_path / "p.png")],
+        capture_output=True, text=True, timeout=120,
+        env=dict(os.environ, MPLBACKEND="module://no_such.backend"))
+    assert (process.returncode, process.stderr) == (0, "")
+    assert (tmp_path / "p.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_backend_module_whose_package_fails_to_import_counts_as_missing(tmp_path, monkeypatch):
+    from ch04._figures import _module_exists
+
+    (tmp_path / "broken_backends").mkdir()
+    (tmp_path / "broken_backends" / "__init__.py").write_text("raise RuntimeError('broken')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert not _module_exists("broken_backends.kitty")  # not a RuntimeError traceback
+    assert _module_exists("matplotlib.backends.backend_agg")

@@ -760,7 +760,7 @@ def test_cli_with_no_iteration_done_leaves_earlier_files_as_they_were(
     assert run_cli(tmp_path, "--save-params", str(tmp_path / "p.npz"), *args) == status
     out, err = capsys.readouterr()
     assert "0 iterations in " in out
-    assert "no iteration finished, so nothing was saved\n" in err
+    assert "no iteration finished, so no file was replaced\n" in err
     assert "saved to" not in out
     for path, data in earlier.items():
         assert path.read_bytes() == data
@@ -772,7 +772,18 @@ def test_cli_with_no_iteration_done_still_writes_into_a_named_pipe(fake_mnist, n
     assert main(["--plot", str(fifo), "--no-show", "--seed", "0", "--lr", "1e300"]) == 1
     assert finish().startswith(PNG_SIGNATURE)  # its reader would otherwise wait forever
     out, err = capsys.readouterr()
-    assert f"plot saved to {fifo}" in out and "nothing was saved" not in err
+    assert f"plot saved to {fifo}" in out and "so no file was replaced" in err
+
+
+def test_cli_interrupted_before_the_first_iteration_writes_the_params_into_a_pipe(
+        fake_mnist, tmp_path, named_pipe, monkeypatch, capsys):
+    fifo, finish = named_pipe
+    (tmp_path / "plot.png").write_bytes(b"an earlier run's plot")
+    raise_at_iteration(monkeypatch, 0, KeyboardInterrupt)
+    assert run_cli(tmp_path, "--save-params", str(fifo)) == 130
+    assert finish().startswith(b"PK")  # an .npz, for the reader waiting on the pipe
+    assert (tmp_path / "plot.png").read_bytes() == b"an earlier run's plot"
+    assert "no iteration finished, so no file was replaced\n" in capsys.readouterr().err
 
 
 def test_cli_out_of_memory_for_the_weights_is_one_line(fake_mnist, tmp_path, capsys,
