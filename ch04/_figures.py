@@ -7,7 +7,7 @@ to call its train function) does not import matplotlib; and pyplot, the part tha
 windows, is imported only when a window may be opened (see `want_windows`).
 """
 
-import importlib.util
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -35,7 +35,7 @@ def check_figure_path(parser, path, no_show=False):
     Its name must end in .png, unless it is a character device such as /dev/null or a named pipe.
     An MPLBACKEND that names no backend is an error too: a name matplotlib doesn't know, which it
     refuses on import, or, unless no_show (no window, so no backend), a module://NAME whose module
-    isn't there, which pyplot would fail on.
+    can't be imported, which pyplot would fail on after the work.
     """
     backend = os.environ.get("MPLBACKEND")
     if backend:  # else matplotlib is imported only when it is needed
@@ -44,23 +44,18 @@ def check_figure_path(parser, path, no_show=False):
         except ValueError as e:
             parser.error(f"matplotlib cannot start: {e}")
         module = backend.removeprefix("module://")
-        if module != backend and not no_show and not _module_exists(module):
-            parser.error(f"MPLBACKEND={backend}: there is no module {module} to draw with; "
-                         "install it, or unset MPLBACKEND")
+        if module != backend and not no_show:
+            try:
+                importlib.import_module(module)  # as pyplot would, later
+            except Exception as e:  # ImportError, or whatever a broken module raises
+                parser.error(f"MPLBACKEND={backend}: its module cannot be imported "
+                             f"({type(e).__name__}: {e}); install it, or unset MPLBACKEND")
     if not (path.name.lower().endswith(".png") or is_device_or_pipe(path)):
         parser.error(f"--plot {path}: the figure is saved as PNG, so the name must end in .png")
     try:
         check_writable(path, "figure")
     except OSError as e:
         parser.error(f"--plot {path}: {e}")
-
-
-def _module_exists(name):
-    """True if `name` (maybe dotted) can be imported; found, not imported."""
-    try:
-        return importlib.util.find_spec(name) is not None
-    except Exception:  # ImportError for a missing parent package, or whatever a broken one raises
-        return False
 
 
 def parse_figure_args(parser, argv):
