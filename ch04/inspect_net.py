@@ -20,7 +20,6 @@ any library beyond NumPy and matplotlib (no scikit-learn for the confusion matri
 
 import argparse
 import math
-import os
 import sys
 import warnings
 from pathlib import Path
@@ -31,7 +30,7 @@ import dataset
 from ch04._figures import add_figure_options, finish_figure, new_figure, parse_figure_args
 from ch04.two_layer_net import TwoLayerNet
 from common.cli import run_main
-from common.files import is_device_or_pipe
+from common.files import is_same_file
 from common.functions import class_indices
 
 DATASET = "mnist"
@@ -263,8 +262,7 @@ def main(argv=None):
                         help="the data set the network was trained on (default: %(default)s)")
     add_figure_options(parser, PLOT)
     args = parse_figure_args(parser, argv)
-    if (os.path.realpath(args.plot) == os.path.realpath(args.params)
-            and not is_device_or_pipe(args.plot)):
+    if is_same_file(args.plot, args.params):
         parser.error(f"--plot {args.plot} is the parameters file; give the figure another name")
 
     datasets = dataset.datasets()

@@ -56,7 +56,7 @@ from ch04._figures import (
 )
 from ch04.two_layer_net import TwoLayerNet
 from common.cli import EXIT_INTERRUPTED, interrupts_deferred, positive, random_seed, run_main
-from common.files import check_writable, is_device_or_pipe
+from common.files import check_writable, is_device_or_pipe, is_same_file
 from dataset import scale_pixels
 
 ITERS = 10_000
@@ -359,8 +359,7 @@ def parse_args(argv=None):
             check_writable(args.save_params, "parameters file")
         except OSError as e:
             parser.error(f"--save-params {args.save_params}: {e}")
-        if (os.path.realpath(args.save_params) == os.path.realpath(args.plot)
-                and not is_device_or_pipe(args.plot)):  # --plot /dev/null --save-params /dev/null
+        if is_same_file(args.save_params, args.plot):
             parser.error(f"--save-params {args.save_params} is the --plot file too; "
                          f"give them different names")
     return args

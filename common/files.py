@@ -92,6 +92,13 @@ def is_device_or_pipe(path):
     return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
 
 
+def is_same_file(path, other):
+    """True if writing `path` would replace `other` (links followed, as atomic_write follows
+    them). A character device or named pipe is never replaced: --plot /dev/null with
+    --save-params /dev/null is fine."""
+    return os.path.realpath(path) == os.path.realpath(other) and not is_device_or_pipe(path)
+
+
 def open_without_waiting(path, flags):
     """os.open(path, flags), also as an opener for open(), but a named pipe opens at once
     (O_NONBLOCK, where there is one) instead of waiting, maybe forever, for its other end."""
