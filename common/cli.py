@@ -11,7 +11,8 @@ BrokenPipeError traceback. The program then ends at once, like most command-line
 the status a shell reports for them (141), and writes nothing more: no half-run plot replaces an
 earlier one. Any other OSError that reaches it, such as its output going to a full disk or a
 figure going to a named pipe whose reader has gone, ends it the same way but with one line on
-stderr and status 1.
+stderr and status 1. A message that can't be written to stderr (its reader has gone, or a full
+disk) is dropped: the work goes on, is saved, and ends with its own status.
 
 A command shows the data loader's news (which source a first load took each file from, and
 which it could not reach) as plain lines on stderr. The library alone logs them without showing
@@ -37,7 +38,8 @@ EXIT_INTERRUPTED = 128 + 2  # 128 + SIGINT, likewise for Ctrl-C
 
 def run_main(main):
     """sys.exit(main()), but a closed stdout ends the program with EXIT_BROKEN_PIPE, quietly,
-    Ctrl-C and SIGTERM with EXIT_INTERRUPTED, and any other OSError with status 1."""
+    Ctrl-C and SIGTERM with EXIT_INTERRUPTED, and any other OSError with status 1. What stderr
+    can't take is dropped (see _MessagesOrNothing)."""
     # Not if whoever started us has SIGTERM ignored or handled, nor outside the main thread.
     handle_sigterm = (threading.current_thread() is threading.main_thread()
                       and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
@@ -48,6 +50,7 @@ def run_main(main):
     devnull = open(os.devnull, "w") if closed else None
     for name in closed:
         setattr(sys, name, devnull)
+    stderr, sys.stderr = sys.stderr, _MessagesOrNothing(sys.stderr)
     try:
         with command_output():
             status = main()
@@ -58,7 +61,7 @@ def run_main(main):
         _flush_or_discard_stdout()
     except OSError as e:
         if isinstance(e, BrokenPipeError) and e.filename is None:  # stdout's, not a file's
-            _discard_stdout()
+            _discard(sys.stdout)
             status = EXIT_BROKEN_PIPE
         else:  # e.g. "No space left on device" for output sent to a full disk
             print(f"error: {e.strerror or e}" + (f": {e.filename}" if e.filename else ""),
@@ -68,6 +71,7 @@ def run_main(main):
     finally:
         if handle_sigterm:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        sys.stderr = stderr
         for name in closed:
             setattr(sys, name, None)
         if devnull is not None:
@@ -109,19 +113,49 @@ def sigterm_as_ctrl_c(signum, frame):
     raise KeyboardInterrupt
 
 
+class _MessagesOrNothing:
+    """sys.stderr while run_main runs: a message it can't take (its reader has gone, a full
+    disk) is dropped, with whatever comes after it, instead of raising an OSError in the middle
+    of the work: the run goes on to save what it has. Everything else is the stream's own."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text):
+        try:
+            return self.stream.write(text)
+        except OSError:
+            self.give_up()
+            return len(text)
+
+    def flush(self):
+        try:
+            self.stream.flush()
+        except OSError:
+            self.give_up()
+
+    def give_up(self):
+        with contextlib.suppress(OSError):  # a stream with no file under it has nothing left
+            _discard(self.stream)
+
+    def __getattr__(self, name):  # isatty, fileno, encoding...
+        return getattr(self.stream, name)
+
+
 def _flush_or_discard_stdout():
     """Print what is left for stdout now, or, if stdout can't take it (a full disk, a reader
     gone), let it go: Python's own flush at exit would end in a traceback."""
     try:
         sys.stdout.flush()
     except OSError:
-        _discard_stdout()
+        _discard(sys.stdout)
 
 
-def _discard_stdout():
-    """Python flushes stdout once more at exit: let what is left go nowhere, silently."""
+def _discard(stream):
+    """Python flushes stdout and stderr once more at exit: let what is left in `stream`, and
+    what is written to it from now on, go nowhere, silently."""
     devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    os.dup2(devnull, stream.fileno())
     os.close(devnull)
 
 

@@ -75,6 +75,32 @@ def test_a_closed_stdout_ends_the_program_quietly_with_status_141():
     assert stderr == ""  # no BrokenPipeError traceback, not even at exit
 
 
+@pytest.mark.parametrize("ending, status", [("return 3", 3), ("raise KeyboardInterrupt", 130)])
+def test_a_message_that_stderr_cant_take_is_dropped_and_the_work_goes_on(tmp_path, ending,
+                                                                         status):
+    # stderr's reader has gone (`2>&1 >out.txt | true`): its broken pipe is not stdout's (141),
+    # and must not stop the work before it is saved, nor change the status main() gives.
+    code = ("import sys\n"
+            "from common.cli import run_main\n"
+            "def main():\n"
+            "    sys.stdin.readline()\n"  # until stderr's reader has gone
+            "    print('a message', file=sys.stderr)\n"
+            "    with open('work.txt', 'w') as f:\n"
+            "        f.write('saved')\n"
+            "    print('done')\n"
+            f"    {ending}\n"  # ...and run_main's own "interrupted" goes nowhere too
+            "run_main(main)")
+    with subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+        process.stderr.close()
+        process.stdin.write("go\n")
+        process.stdin.close()
+        out = process.stdout.read()
+        assert process.wait(timeout=60) == status
+    assert out == "done\n"
+    assert (tmp_path / "work.txt").read_text() == "saved"
+
+
 @pytest.mark.parametrize("command, stderr", [
     # A command shows where a first load found the data, as plain lines on stderr...
     ("from common.cli import run_main\n"

@@ -28,7 +28,7 @@ from ch04.train_neuralnet import (
     train,
 )
 from ch04.two_layer_net import TwoLayerNet
-from common.cli import sigterm_as_ctrl_c
+from common.cli import run_main, sigterm_as_ctrl_c
 from dataset import scale_pixels
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -682,6 +682,31 @@ def test_with_stdout_closed_the_figure_is_closed_not_shown(fake_mnist, tmp_path,
     assert shown == [False]  # no window opens for a run whose reader has gone
     assert plt.get_fignums() == []
     assert ("error: could not save the plot" in capsys.readouterr().err) == bug
+
+
+class ClosedStderr(io.StringIO):
+    """A stderr whose reader has gone (`2>&1 >out.txt | true`)."""
+
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+@pytest.mark.parametrize("stop, status", [("diverged", 1), ("interrupted", 130)])
+def test_cli_whose_stderr_reader_has_gone_still_saves_the_plot_and_ends_with_its_status(
+        fake_mnist, tmp_path, monkeypatch, capsys, stop, status):
+    # The message that says why the run stopped can't be shown: it is dropped. Before, its
+    # BrokenPipeError was taken for stdout's, and the run ended with 141 without its plot.
+    if stop == "interrupted":
+        raise_at_iteration(monkeypatch, 25, KeyboardInterrupt)
+        args = []
+    else:
+        args = ["--lr", "1000"]
+    with monkeypatch.context() as patch, pytest.raises(SystemExit) as exit_info:
+        patch.setattr(sys, "stderr", ClosedStderr())
+        run_main(lambda: run_cli(tmp_path, *args))
+    assert exit_info.value.code == status
+    assert (tmp_path / "plot.png").read_bytes().startswith(PNG_SIGNATURE)
+    assert f"plot saved to {tmp_path / 'plot.png'}\n" in capsys.readouterr().out
 
 
 def test_cli_closes_its_figure_also_after_a_failed_run(fake_mnist, tmp_path):
