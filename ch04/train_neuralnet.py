@@ -56,7 +56,7 @@ from ch04._figures import (
 )
 from ch04.two_layer_net import TwoLayerNet
 from common.cli import EXIT_INTERRUPTED, interrupts_deferred, positive, random_seed, run_main
-from common.files import check_writable, is_device_or_pipe, is_same_file
+from common.files import check_writable, is_device_or_pipe, is_same_file, open_without_waiting
 from dataset import scale_pixels
 
 ITERS = 10_000
@@ -470,8 +470,14 @@ def run(args):
         outputs = {}  # what → (where, how)
         if wanted(args.plot):
             outputs["plot"] = (args.plot, lambda path: save_figure(fig, path))
-        if args.save_params is not None and status != 1 and wanted(args.save_params):
-            outputs["parameters"] = (args.save_params, network.save)  # not those of a blow-up
+        if args.save_params is not None and status == 1:
+            # Not the parameters of a blow-up (or of a run out of memory), but a program waiting
+            # to read them from a named pipe gets the end of its input, not a wait forever.
+            if is_device_or_pipe(args.save_params):
+                with contextlib.suppress(OSError):  # no reader there: no one to tell
+                    os.close(open_without_waiting(args.save_params, os.O_WRONLY))
+        elif args.save_params is not None and wanted(args.save_params):
+            outputs["parameters"] = (args.save_params, network.save)
         for what, (path, save) in outputs.items():
             try:
                 save(path)

@@ -709,6 +709,26 @@ def test_cli_whose_stderr_reader_has_gone_still_saves_the_plot_and_ends_with_its
     assert f"plot saved to {tmp_path / 'plot.png'}\n" in capsys.readouterr().out
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_cli_after_a_blow_up_ends_the_input_of_a_parameters_pipes_reader(fake_mnist, tmp_path,
+                                                                         capsys):
+    # A blown-up run's parameters are not saved, but a program waiting to read them from a
+    # named pipe (`cat pipe`) gets the end of its input, not a wait forever.
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()  # it waits in open() for a writer
+    assert run_cli(tmp_path, "--lr", "1000", "--save-params", str(fifo)) == 1
+    reader.join(timeout=10)
+    if reader.is_alive():  # be a writer for a moment, and fail
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        reader.join(timeout=60)
+        pytest.fail("the reader of --save-params was left waiting for the parameters")
+    assert received == [b""]  # nothing: no parameters of a blow-up
+    assert "parameters saved" not in capsys.readouterr().out
+
+
 def test_cli_closes_its_figure_also_after_a_failed_run(fake_mnist, tmp_path):
     import matplotlib.pyplot as plt
 
