@@ -134,7 +134,9 @@ def check_writable(path, what="file"):
     target = Path(os.path.realpath(path))  # as atomic_write sees it
     folder = target.parent
     if not folder.is_dir():
-        raise OSError(f"cannot write the {what} {path}: the folder {folder} does not exist")
+        problem = (f"{folder} is not a folder" if folder.exists()
+                   else f"the folder {folder} does not exist")
+        raise OSError(f"cannot write the {what} {path}: {problem}")
     if target.is_dir():
         raise OSError(f"cannot write the {what} {path}: it is a folder")
     if is_device_or_pipe(target):  # written into, and not opened here: a reader would stop

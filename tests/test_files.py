@@ -237,3 +237,9 @@ def test_what_is_neither_a_file_nor_a_device_nor_a_pipe_is_refused(tmp_path):
 def test_check_writable_refuses_a_folder(tmp_path):
     with pytest.raises(OSError, match="it is a folder"):
         check_writable(tmp_path, "figure")
+
+
+def test_check_writable_names_a_file_in_the_way_of_the_folder(tmp_path):
+    (tmp_path / "plot.png").write_bytes(b"a file, where the path wants a folder")
+    with pytest.raises(OSError, match=r"plot\.png is not a folder$"):
+        check_writable(tmp_path / "plot.png" / "p.npz", "parameters file")
