@@ -208,6 +208,11 @@ def overflow_means_divergence(history, lr, dtype):
                                f"its numbers grew too large for {dtype} ({e})") from None
 
 
+class MeasuringOutOfMemory(MemoryError):
+    """Measuring accuracy ran out of memory: its hidden layer, for 1000 images at a time, is too
+    big. A smaller batch doesn't help here, as it does for training's own MemoryError."""
+
+
 class Evaluator:
     """Accuracy on the training and test sets, for the parameters as they were at each submit.
 
@@ -229,8 +234,11 @@ class Evaluator:
 
     def measure(self, params):
         network = TwoLayerNet.from_params(params)
-        with np.errstate(**OVERFLOW_RAISES):  # as in training, also in the thread
-            return tuple(accuracy(network, x, t) for x, t in self.data)
+        try:
+            with np.errstate(**OVERFLOW_RAISES):  # as in training, also in the thread
+                return tuple(accuracy(network, x, t) for x, t in self.data)
+        except MemoryError as e:
+            raise MeasuringOutOfMemory(str(e)) from None  # NumPy's words, not its args
 
     def submit(self, params):
         if self.pool is None:
@@ -439,6 +447,8 @@ def run(args):
         stopped = f"interrupted after {iterations(len(history.train_loss_list))}"
     except TrainingDiverged as e:
         status, stopped = 1, str(e)
+    except MeasuringOutOfMemory as e:
+        status, stopped = 1, out_of_memory("measuring accuracy", e, "--hidden-size")
     except MemoryError as e:
         status = 1
         stopped = out_of_memory(f"at iteration {len(history.train_loss_list)}", e,

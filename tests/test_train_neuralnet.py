@@ -764,6 +764,20 @@ def raise_at_iteration(monkeypatch, iteration, error):
     monkeypatch.setattr(TwoLayerNet, "loss_and_gradient", failing)
 
 
+def test_cli_out_of_memory_in_measuring_accuracy_asks_for_fewer_hidden_units(
+        fake_mnist, tmp_path, capsys, monkeypatch):
+    # The hidden layer of 1000 images at a time: a smaller --batch-size would not help.
+    def measure_too_much(network, x, t):
+        return np.empty((1000, 2**50), dtype=np.float32)  # NumPy's MemoryError: 4.5e18 bytes
+
+    monkeypatch.setattr(train_neuralnet, "accuracy", measure_too_much)
+    assert run_cli(tmp_path) == 1
+    err = capsys.readouterr().err
+    assert re.fullmatch(r"out of memory measuring accuracy: Unable to allocate [\d.]+ EiB for an "
+                        r"array with shape \(1000, 1125899906842624\) and data type float32; "
+                        r"try a smaller --hidden-size\n", err)
+
+
 def test_cli_ctrl_c_saves_what_was_done_and_exits_130(fake_mnist, tmp_path, capsys,
                                                       monkeypatch):
     raise_at_iteration(monkeypatch, 25, KeyboardInterrupt)
