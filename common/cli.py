@@ -12,7 +12,8 @@ the status a shell reports for them (141), and writes nothing more: no half-run 
 earlier one. Any other OSError that reaches it, such as its output going to a full disk or a
 figure going to a named pipe whose reader has gone, ends it the same way but with one line on
 stderr and status 1. A message that can't be written to stderr (its reader has gone, or a full
-disk) is dropped: the work goes on, is saved, and ends with its own status.
+disk) is dropped: the work goes on, is saved, and ends with its own status; unless stderr is
+stdout's pipe (`2>&1 | head`), whose reader that has gone ends the program as above.
 
 A command shows the data loader's news (which source a first load took each file from, and
 which it could not reach) as plain lines on stderr. The library alone logs them without showing
@@ -116,7 +117,10 @@ def sigterm_as_ctrl_c(signum, frame):
 class _MessagesOrNothing:
     """sys.stderr while run_main runs: a message it can't take (its reader has gone, a full
     disk) is dropped, with whatever comes after it, instead of raising an OSError in the middle
-    of the work: the run goes on to save what it has. Everything else is the stream's own."""
+    of the work: the run goes on to save what it has. Everything else is the stream's own.
+
+    Unless stderr is stdout's pipe (`2>&1 | head`): then the reader that has gone is stdout's,
+    and the BrokenPipeError ends the run, as it would at stdout's next line (status 141)."""
 
     def __init__(self, stream):
         self.stream = stream
@@ -124,22 +128,33 @@ class _MessagesOrNothing:
     def write(self, text):
         try:
             return self.stream.write(text)
-        except OSError:
-            self.give_up()
+        except OSError as e:
+            self.give_up(e)
             return len(text)
 
     def flush(self):
         try:
             self.stream.flush()
-        except OSError:
-            self.give_up()
+        except OSError as e:
+            self.give_up(e)
 
-    def give_up(self):
+    def give_up(self, error):
+        stdouts = isinstance(error, BrokenPipeError) and _same_open_file(self.stream, sys.stdout)
         with contextlib.suppress(OSError):  # a stream with no file under it has nothing left
             _discard(self.stream)
+        if stdouts:
+            raise error
 
     def __getattr__(self, name):  # isatty, fileno, encoding...
         return getattr(self.stream, name)
+
+
+def _same_open_file(stream, other):
+    """True if the two streams write into the same open file (or pipe), as after `2>&1`."""
+    try:
+        return os.path.sameopenfile(stream.fileno(), other.fileno())
+    except (AttributeError, OSError, ValueError):  # no file under one of them
+        return False
 
 
 def _flush_or_discard_stdout():

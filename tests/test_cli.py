@@ -75,11 +75,10 @@ def test_a_closed_stdout_ends_the_program_quietly_with_status_141():
     assert stderr == ""  # no BrokenPipeError traceback, not even at exit
 
 
-@pytest.mark.parametrize("ending, status", [("return 3", 3), ("raise KeyboardInterrupt", 130)])
-def test_a_message_that_stderr_cant_take_is_dropped_and_the_work_goes_on(tmp_path, ending,
-                                                                         status):
-    # stderr's reader has gone (`2>&1 >out.txt | true`): its broken pipe is not stdout's (141),
-    # and must not stop the work before it is saved, nor change the status main() gives.
+def message_then_work(tmp_path, stderr, ending):
+    """Start a command whose main(), once the test has closed the reading end of its stderr (a
+    pipe, or stdout's with stderr=subprocess.STDOUT), prints a message there, then saves its
+    work to work.txt, prints "done" and ends with `ending`. → (status, stdout or None)."""
     code = ("import sys\n"
             "from common.cli import run_main\n"
             "def main():\n"
@@ -91,14 +90,28 @@ def test_a_message_that_stderr_cant_take_is_dropped_and_the_work_goes_on(tmp_pat
             f"    {ending}\n"  # ...and run_main's own "interrupted" goes nowhere too
             "run_main(main)")
     with subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, stdin=subprocess.PIPE,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
-        process.stderr.close()
+                          stdout=subprocess.PIPE, stderr=stderr, text=True) as process:
+        (process.stderr or process.stdout).close()
         process.stdin.write("go\n")
         process.stdin.close()
-        out = process.stdout.read()
-        assert process.wait(timeout=60) == status
-    assert out == "done\n"
+        out = None if process.stdout.closed else process.stdout.read()
+        return process.wait(timeout=60), out
+
+
+@pytest.mark.parametrize("ending, status", [("return 3", 3), ("raise KeyboardInterrupt", 130)])
+def test_a_message_that_stderr_cant_take_is_dropped_and_the_work_goes_on(tmp_path, ending,
+                                                                         status):
+    # stderr's reader has gone (`2>&1 >out.txt | true`): its broken pipe is not stdout's (141),
+    # and must not stop the work before it is saved, nor change the status main() gives.
+    assert message_then_work(tmp_path, subprocess.PIPE, ending) == (status, "done\n")
     assert (tmp_path / "work.txt").read_text() == "saved"
+
+
+def test_a_message_into_stdouts_pipe_whose_reader_has_gone_ends_the_program_with_141(tmp_path):
+    # `2>&1 | head`: stderr is stdout's pipe, so its reader that has gone is stdout's: the run
+    # ends there, as at stdout's next line, and saves nothing more.
+    assert message_then_work(tmp_path, subprocess.STDOUT, "return 3") == (141, None)
+    assert not (tmp_path / "work.txt").exists()
 
 
 @pytest.mark.parametrize("command, stderr", [
