@@ -56,7 +56,7 @@ from ch04._figures import (
 )
 from ch04.two_layer_net import TwoLayerNet
 from common.cli import EXIT_INTERRUPTED, interrupts_deferred, positive, random_seed, run_main
-from common.files import check_writable, is_device_or_pipe, is_same_file, open_without_waiting
+from common.files import check_writable, end_pipe, is_device_or_pipe, is_same_file
 from dataset import scale_pixels
 
 ITERS = 10_000
@@ -209,8 +209,18 @@ def overflow_means_divergence(history, lr, dtype):
 
 
 class MeasuringOutOfMemory(MemoryError):
-    """Measuring accuracy ran out of memory: its hidden layer, for 1000 images at a time, is too
-    big. A smaller batch doesn't help here, as it does for training's own MemoryError."""
+    """Measuring accuracy ran out of memory: its hidden layer, for 1000 images at a time, or its
+    copy of the weights is too big. A smaller batch doesn't help here, as it does for training's
+    own MemoryError."""
+
+
+@contextlib.contextmanager
+def memory_for_measuring():
+    """Within the block, a MemoryError becomes a MeasuringOutOfMemory, in NumPy's words."""
+    try:
+        yield
+    except MemoryError as e:
+        raise MeasuringOutOfMemory(str(e)) from None  # its words, not its args
 
 
 class Evaluator:
@@ -234,18 +244,17 @@ class Evaluator:
 
     def measure(self, params):
         network = TwoLayerNet.from_params(params)
-        try:
-            with np.errstate(**OVERFLOW_RAISES):  # as in training, also in the thread
-                return tuple(accuracy(network, x, t) for x, t in self.data)
-        except MemoryError as e:
-            raise MeasuringOutOfMemory(str(e)) from None  # NumPy's words, not its args
+        with memory_for_measuring(), np.errstate(**OVERFLOW_RAISES):
+            return tuple(accuracy(network, x, t) for x, t in self.data)  # errstate: as in training
 
     def submit(self, params):
         if self.pool is None:
             future = Future()
             future.set_result(self.measure(params))
         else:  # a copy: training changes the parameters in place
-            future = self.pool.submit(self.measure, {k: v.copy() for k, v in params.items()})
+            with memory_for_measuring():
+                copy = {k: v.copy() for k, v in params.items()}
+            future = self.pool.submit(self.measure, copy)
         self.pending.append(future)
 
     def report_finished(self, wait=False):
@@ -392,6 +401,15 @@ def physical_memory():
         return None
 
 
+def nothing_saved(status, *paths):
+    """Return `status`, after giving the reader of each named pipe among `paths` (None for an
+    option not given) the end of its input: nothing will be written there."""
+    for path in paths:
+        if path is not None:
+            end_pipe(path)
+    return status
+
+
 def main(argv=None):
     """Run the book's training from the command line; returns the exit status.
 
@@ -408,7 +426,7 @@ def run(args):
         (x_train, t_train), (x_test, t_test) = args.loader(normalize=False)
     except DatasetUnavailableError as e:
         print(e, file=sys.stderr)
-        return 1
+        return nothing_saved(1, args.plot, args.save_params)
     seed = secrets.randbelow(2**32) if args.seed is None else args.seed
     if not args.quiet:  # once there is a run to repeat
         print(f"seed {seed} (repeat this run with --seed {seed})")
@@ -419,7 +437,7 @@ def run(args):
                               output_size=len(args.spec.class_names), rng=rng, dtype=args.dtype)
     except MemoryError as e:
         print(out_of_memory("for the weights", e, "--hidden-size"), file=sys.stderr)
-        return 1
+        return nothing_saved(1, args.plot, args.save_params)
 
     progress = not args.quiet and sys.stderr.isatty()
 
@@ -480,19 +498,15 @@ def run(args):
         outputs = {}  # what → (where, how)
         if wanted(args.plot):
             outputs["plot"] = (args.plot, lambda path: save_figure(fig, path))
-        if args.save_params is not None and status == 1:
-            # Not the parameters of a blow-up (or of a run out of memory), but a program waiting
-            # to read them from a named pipe gets the end of its input, not a wait forever.
-            if is_device_or_pipe(args.save_params):
-                with contextlib.suppress(OSError):  # no reader there: no one to tell
-                    os.close(open_without_waiting(args.save_params, os.O_WRONLY))
-        elif args.save_params is not None and wanted(args.save_params):
-            outputs["parameters"] = (args.save_params, network.save)
+        if args.save_params is not None and status != 1 and wanted(args.save_params):
+            outputs["parameters"] = (args.save_params, network.save)  # not those of a blow-up
         for what, (path, save) in outputs.items():
             try:
                 save(path)
             except Exception as e:  # named below; raised at the end, if not an OSError
                 failed[what] = e
+        if "parameters" not in outputs:  # after the plot, which may go into the same pipe
+            nothing_saved(status, args.save_params)
     if not done:  # a device or named pipe may have been written into, but no file replaced
         print("no iteration finished, so no file was replaced", file=sys.stderr)
     if interrupted and status == 0:

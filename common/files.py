@@ -105,6 +105,15 @@ def open_without_waiting(path, flags):
     return os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
 
 
+def end_pipe(path):
+    """If `path` is a named pipe, open and close it, writing nothing: a program waiting to read
+    from it gets the end of its input instead of waiting forever. Anything else, or a pipe that
+    no program reads, is left alone."""
+    with contextlib.suppress(OSError):  # not there, or no reader: no one is waiting
+        if stat.S_ISFIFO(os.stat(path).st_mode):
+            os.close(open_without_waiting(path, os.O_WRONLY))
+
+
 def _write_into(path, data):
     """Write `data` into a character device or named pipe. A pipe that no program is reading
     is an error at once (ENXIO), not a wait that Ctrl-C can't end."""

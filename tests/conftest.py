@@ -7,6 +7,7 @@ it loads, caches or writes by default goes there. The exception is mnist_home on
 (see mnist_home)."""
 
 import os
+import select
 import shutil
 import signal
 import sys
@@ -151,6 +152,36 @@ def named_pipe(tmp_path):
     if reader.is_alive():  # the test failed before finish()
         os.close(held_open)
         reader.join(timeout=60)
+
+
+@pytest.fixture
+def pipe_readers(tmp_path):
+    """make(*names) → (paths, ended): new named pipes in tmp_path, each with a reader that has it
+    open already, as a `cat` started before the run would; ended() tells for each pipe whether a
+    writer came and went since (Linux's poll() says POLLHUP), which ends such a reader's input.
+    Skips where poll() doesn't tell."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("Linux's poll() tells")
+    readers = []
+
+    def make(*names):
+        paths = [tmp_path / name for name in names]
+        for path in paths:
+            os.mkfifo(path)
+            readers.append(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+
+        def ended():
+            watch = select.poll()
+            for reader in readers:
+                watch.register(reader, select.POLLIN)
+            events = dict(watch.poll(0))
+            return [bool(events.get(reader, 0) & select.POLLHUP) for reader in readers]
+
+        return paths, ended
+
+    yield make
+    for reader in readers:
+        os.close(reader)
 
 
 def _read_all(fd):

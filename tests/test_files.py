@@ -2,7 +2,6 @@
 
 import errno
 import os
-import select
 import shutil
 import socket
 import stat
@@ -11,7 +10,7 @@ import sys
 
 import pytest
 
-from common.files import atomic_write, check_writable
+from common.files import atomic_write, check_writable, end_pipe
 
 needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
 
@@ -177,20 +176,12 @@ def test_check_writable_accepts_a_named_pipe_without_opening_it(tmp_path, call_i
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's poll() tells")
-def test_check_writable_leaves_the_input_of_a_pipes_reader_alone(tmp_path):
+def test_check_writable_leaves_the_input_of_a_pipes_reader_alone(pipe_readers):
     # A writer that opens and closes the pipe would end a reader's input before the run writes
-    # into it. On Linux, poll() tells a reader that such a writer came and went (POLLHUP).
-    fifo = tmp_path / "pipe"
-    os.mkfifo(fifo)
-    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        check_writable(fifo, "figure")
-        watch = select.poll()
-        watch.register(reader, select.POLLIN)
-        assert watch.poll(0) == [], "a writer came and went: the reader saw its input end"
-    finally:
-        os.close(reader)
+    # into it.
+    (fifo,), ended = pipe_readers("pipe")
+    check_writable(fifo, "figure")
+    assert ended() == [False], "a writer came and went: the reader saw its input end"
 
 
 @needs_fifo
@@ -243,3 +234,21 @@ def test_check_writable_names_a_file_in_the_way_of_the_folder(tmp_path):
     (tmp_path / "plot.png").write_bytes(b"a file, where the path wants a folder")
     with pytest.raises(OSError, match=r"plot\.png is not a folder$"):
         check_writable(tmp_path / "plot.png" / "p.npz", "parameters file")
+
+
+def test_end_pipe_ends_the_input_of_a_pipes_reader(pipe_readers):
+    (fifo,), ended = pipe_readers("pipe")
+    end_pipe(fifo)
+    assert ended() == [True]
+
+
+@needs_fifo
+def test_end_pipe_leaves_alone_what_no_one_waits_on(tmp_path, call_in_a_thread):
+    fifo, file = tmp_path / "pipe", tmp_path / "p.npz"
+    os.mkfifo(fifo)
+    file.write_bytes(b"earlier")
+    for path in (fifo, file, tmp_path / "missing"):  # a pipe without a reader: no wait
+        thread, _ = call_in_a_thread(lambda path=path: end_pipe(path), timeout=10)
+        assert not thread.is_alive(), f"end_pipe({path}) waits"
+    assert file.read_bytes() == b"earlier"
+    assert not (tmp_path / "missing").exists()

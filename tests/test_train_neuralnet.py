@@ -21,6 +21,7 @@ from ch04.train_neuralnet import (
     BLAS_THREADS,
     Evaluator,
     History,
+    MeasuringOutOfMemory,
     TrainingDiverged,
     accuracy,
     main,
@@ -709,24 +710,65 @@ def test_cli_whose_stderr_reader_has_gone_still_saves_the_plot_and_ends_with_its
     assert f"plot saved to {tmp_path / 'plot.png'}\n" in capsys.readouterr().out
 
 
+def cat(fifo):
+    """A reader of the new named pipe `fifo`, like `cat fifo`: it waits in open() for a writer
+    and reads until the end of its input. → finish(), which returns what it read, or fails the
+    test if it is still waiting 10 s later."""
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+
+    def finish():
+        reader.join(timeout=10)
+        if reader.is_alive():  # be a writer for a moment, and fail
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            reader.join(timeout=60)
+            pytest.fail(f"the reader of {fifo.name} was left waiting")
+        return received[0]
+
+    return finish
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
 def test_cli_after_a_blow_up_ends_the_input_of_a_parameters_pipes_reader(fake_mnist, tmp_path,
                                                                          capsys):
     # A blown-up run's parameters are not saved, but a program waiting to read them from a
     # named pipe (`cat pipe`) gets the end of its input, not a wait forever.
-    fifo = tmp_path / "pipe"
-    os.mkfifo(fifo)
-    received = []
-    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
-    reader.start()  # it waits in open() for a writer
-    assert run_cli(tmp_path, "--lr", "1000", "--save-params", str(fifo)) == 1
-    reader.join(timeout=10)
-    if reader.is_alive():  # be a writer for a moment, and fail
-        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-        reader.join(timeout=60)
-        pytest.fail("the reader of --save-params was left waiting for the parameters")
-    assert received == [b""]  # nothing: no parameters of a blow-up
+    finish = cat(tmp_path / "pipe")
+    assert run_cli(tmp_path, "--lr", "1000", "--save-params", str(tmp_path / "pipe")) == 1
+    assert finish() == b""  # nothing: no parameters of a blow-up
     assert "parameters saved" not in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_cli_after_a_blow_up_writes_the_plot_into_a_pipe_that_is_also_for_the_parameters(
+        fake_mnist, tmp_path, capsys):
+    # Its input is ended only after the plot, which would otherwise find no reader.
+    finish = cat(tmp_path / "pipe")
+    assert main(["--plot", str(tmp_path / "pipe"), "--save-params", str(tmp_path / "pipe"),
+                 "--no-show", "--seed", "0", "--lr", "1000"]) == 1
+    assert finish().startswith(PNG_SIGNATURE)
+    assert f"plot saved to {tmp_path / 'pipe'}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("failure", ["no data", "no memory for the weights"])
+def test_cli_that_ends_before_training_ends_the_input_of_its_pipes_readers(
+        fake_mnist, monkeypatch, pipe_readers, failure):
+    # Nothing will be written into them: readers that have them open already see the end.
+    if failure == "no data":
+        def load(normalize=True, flatten=True, one_hot_label=False):
+            raise dataset.DatasetUnavailableError("no source had train-images-idx3-ubyte")
+
+        monkeypatch.setattr(dataset, "datasets", lambda: {"mnist": (load, FakeSpec())})
+    else:
+        def no_memory(*args, **kwargs):
+            raise MemoryError
+
+        monkeypatch.setattr(TwoLayerNet, "__init__", no_memory)
+    (plot, params), ended = pipe_readers("plot", "params")
+    assert main(["--plot", str(plot), "--save-params", str(params), "--no-show"]) == 1
+    assert ended() == [True, True]
 
 
 def test_cli_closes_its_figure_also_after_a_failed_run(fake_mnist, tmp_path):
@@ -776,6 +818,16 @@ def test_cli_out_of_memory_in_measuring_accuracy_asks_for_fewer_hidden_units(
     assert re.fullmatch(r"out of memory measuring accuracy: Unable to allocate [\d.]+ EiB for an "
                         r"array with shape \(1000, 1125899906842624\) and data type float32; "
                         r"try a smaller --hidden-size\n", err)
+
+
+def test_out_of_memory_for_the_copy_of_the_weights_to_measure_is_measurings(small_data):
+    class TooBig:  # weights that can't be copied
+        def copy(self):
+            return np.empty((2**50, 1000), dtype=np.float32)
+
+    with Evaluator(*small_data, report=print, in_background=True) as evaluator, pytest.raises(
+            MeasuringOutOfMemory, match=r"^Unable to allocate [\d.]+ EiB for an array"):
+        evaluator.submit({"W1": TooBig()})
 
 
 def test_cli_ctrl_c_saves_what_was_done_and_exits_130(fake_mnist, tmp_path, capsys,
