@@ -401,13 +401,12 @@ def physical_memory():
         return None
 
 
-def nothing_saved(status, *paths):
-    """Return `status`, after giving the reader of each named pipe among `paths` (None for an
-    option not given) the end of its input: nothing will be written there."""
+def nothing_more_into(*paths):
+    """Give the reader of each named pipe among `paths` (None for an option not given) the end
+    of its input: nothing will be written there."""
     for path in paths:
         if path is not None:
             end_pipe(path)
-    return status
 
 
 def main(argv=None):
@@ -415,7 +414,12 @@ def main(argv=None):
 
     Ctrl-C while loading ends it through run_main; during training and saving, run() handles it.
     """
-    return run(parse_args(argv))
+    args = parse_args(argv)
+    try:
+        return run(args)
+    except BaseException:  # Ctrl-C while loading, or stdout's reader gone (| head): no more saving
+        nothing_more_into(args.plot, args.save_params)
+        raise
 
 
 def run(args):
@@ -426,7 +430,8 @@ def run(args):
         (x_train, t_train), (x_test, t_test) = args.loader(normalize=False)
     except DatasetUnavailableError as e:
         print(e, file=sys.stderr)
-        return nothing_saved(1, args.plot, args.save_params)
+        nothing_more_into(args.plot, args.save_params)
+        return 1
     seed = secrets.randbelow(2**32) if args.seed is None else args.seed
     if not args.quiet:  # once there is a run to repeat
         print(f"seed {seed} (repeat this run with --seed {seed})")
@@ -437,7 +442,8 @@ def run(args):
                               output_size=len(args.spec.class_names), rng=rng, dtype=args.dtype)
     except MemoryError as e:
         print(out_of_memory("for the weights", e, "--hidden-size"), file=sys.stderr)
-        return nothing_saved(1, args.plot, args.save_params)
+        nothing_more_into(args.plot, args.save_params)
+        return 1
 
     progress = not args.quiet and sys.stderr.isatty()
 
@@ -506,7 +512,7 @@ def run(args):
             except Exception as e:  # named below; raised at the end, if not an OSError
                 failed[what] = e
         if "parameters" not in outputs:  # after the plot, which may go into the same pipe
-            nothing_saved(status, args.save_params)
+            nothing_more_into(args.save_params)
     if not done:  # a device or named pipe may have been written into, but no file replaced
         print("no iteration finished, so no file was replaced", file=sys.stderr)
     if interrupted and status == 0:

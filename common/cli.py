@@ -13,7 +13,8 @@ earlier one. Any other OSError that reaches it, such as its output going to a fu
 figure going to a named pipe whose reader has gone, ends it the same way but with one line on
 stderr and status 1. A message that can't be written to stderr (its reader has gone, or a full
 disk) is dropped: the work goes on, is saved, and ends with its own status; unless stderr is
-stdout's pipe (`2>&1 | head`), whose reader that has gone ends the program as above.
+stdout's pipe (`2>&1 | head`), whose reader that has gone ends the program as above (at that
+message, or at stdout's next line for a message that logging swallows).
 
 A command shows the data loader's news (which source a first load took each file from, and
 which it could not reach) as plain lines on stderr. The library alone logs them without showing
@@ -57,7 +58,7 @@ def run_main(main):
             status = main()
         sys.stdout.flush()  # now, so that a broken pipe shows here and not at exit
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        _tell("interrupted")
         status = EXIT_INTERRUPTED
         _flush_or_discard_stdout()
     except OSError as e:
@@ -65,8 +66,7 @@ def run_main(main):
             _discard(sys.stdout)
             status = EXIT_BROKEN_PIPE
         else:  # e.g. "No space left on device" for output sent to a full disk
-            print(f"error: {e.strerror or e}" + (f": {e.filename}" if e.filename else ""),
-                  file=sys.stderr)
+            _tell(f"error: {e.strerror or e}" + (f": {e.filename}" if e.filename else ""))
             status = 1
             _flush_or_discard_stdout()
     finally:
@@ -147,6 +147,13 @@ class _MessagesOrNothing:
 
     def __getattr__(self, name):  # isatty, fileno, encoding...
         return getattr(self.stream, name)
+
+
+def _tell(message):
+    """Print run_main's own line on stderr. Into stdout's pipe whose reader has gone it goes
+    nowhere (see _MessagesOrNothing): the status is already chosen."""
+    with contextlib.suppress(BrokenPipeError):
+        print(message, file=sys.stderr)
 
 
 def _same_open_file(stream, other):

@@ -114,6 +114,23 @@ def test_a_message_into_stdouts_pipe_whose_reader_has_gone_ends_the_program_with
     assert not (tmp_path / "work.txt").exists()
 
 
+def test_run_mains_interrupted_into_stdouts_pipe_whose_reader_has_gone_keeps_status_130(
+        tmp_path):
+    # Ctrl-C with `2>&1 | head` gone: "interrupted" goes nowhere, and the status says Ctrl-C.
+    code = ("import sys\n"
+            "from common.cli import run_main\n"
+            "def main():\n"
+            "    sys.stdin.readline()\n"  # until the reader has gone
+            "    raise KeyboardInterrupt\n"
+            "run_main(main)")
+    with subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
+        process.stdout.close()
+        process.stdin.write("go\n")
+        process.stdin.close()
+        assert process.wait(timeout=60) == 130
+
+
 @pytest.mark.parametrize("command, stderr", [
     # A command shows where a first load found the data, as plain lines on stderr...
     ("from common.cli import run_main\n"

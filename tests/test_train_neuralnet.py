@@ -752,22 +752,30 @@ def test_cli_after_a_blow_up_writes_the_plot_into_a_pipe_that_is_also_for_the_pa
     assert f"plot saved to {tmp_path / 'pipe'}" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("failure", ["no data", "no memory for the weights"])
+@pytest.mark.parametrize("failure", ["no data", "no memory for the weights", "Ctrl-C"])
 def test_cli_that_ends_before_training_ends_the_input_of_its_pipes_readers(
         fake_mnist, monkeypatch, pipe_readers, failure):
     # Nothing will be written into them: readers that have them open already see the end.
-    if failure == "no data":
-        def load(normalize=True, flatten=True, one_hot_label=False):
-            raise dataset.DatasetUnavailableError("no source had train-images-idx3-ubyte")
-
-        monkeypatch.setattr(dataset, "datasets", lambda: {"mnist": (load, FakeSpec())})
-    else:
+    if failure == "no memory for the weights":
         def no_memory(*args, **kwargs):
             raise MemoryError
 
         monkeypatch.setattr(TwoLayerNet, "__init__", no_memory)
+    else:  # Ctrl-C while loading ends the run through run_main, with the KeyboardInterrupt
+        error = (KeyboardInterrupt() if failure == "Ctrl-C"
+                 else dataset.DatasetUnavailableError("no source had train-images-idx3-ubyte"))
+
+        def load(normalize=True, flatten=True, one_hot_label=False):
+            raise error
+
+        monkeypatch.setattr(dataset, "datasets", lambda: {"mnist": (load, FakeSpec())})
     (plot, params), ended = pipe_readers("plot", "params")
-    assert main(["--plot", str(plot), "--save-params", str(params), "--no-show"]) == 1
+    argv = ["--plot", str(plot), "--save-params", str(params), "--no-show"]
+    if failure == "Ctrl-C":
+        with pytest.raises(KeyboardInterrupt):
+            main(argv)
+    else:
+        assert main(argv) == 1
     assert ended() == [True, True]
 
 
