@@ -248,13 +248,18 @@ class Evaluator:
             return tuple(accuracy(network, x, t) for x, t in self.data)  # errstate: as in training
 
     def submit(self, params):
-        if self.pool is None:
-            future = Future()
-            future.set_result(self.measure(params))
-        else:  # a copy: training changes the parameters in place
-            with memory_for_measuring():
-                copy = {k: v.copy() for k, v in params.items()}
-            future = self.pool.submit(self.measure, copy)
+        """Measure `params`, at once or in the background. An error is raised by report_finished,
+        in either mode, so that a caller can still save its files first."""
+        future = Future()
+        try:
+            if self.pool is None:
+                future.set_result(self.measure(params))
+            else:  # a copy: training changes the parameters in place
+                with memory_for_measuring():
+                    copy = {k: v.copy() for k, v in params.items()}
+                future = self.pool.submit(self.measure, copy)
+        except Exception as e:
+            future.set_exception(e)
         self.pending.append(future)
 
     def report_finished(self, wait=False):
@@ -513,6 +518,12 @@ def run(args):
                 failed[what] = e
         if "parameters" not in outputs:  # after the plot, which may go into the same pipe
             nothing_more_into(args.save_params)
+        try:  # the measurement, after the files are saved
+            evaluator.report_finished(wait=True)
+        except MeasuringOutOfMemory as e:
+            status, trained = 1, False  # no final accuracy: the last epoch's is from before
+            print(out_of_memory("measuring accuracy after the last update", e, "--hidden-size"),
+                  file=sys.stderr)
     if not done:  # a device or named pipe may have been written into, but no file replaced
         print("no iteration finished, so no file was replaced", file=sys.stderr)
     if interrupted and status == 0:

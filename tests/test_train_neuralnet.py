@@ -828,14 +828,41 @@ def test_cli_out_of_memory_in_measuring_accuracy_asks_for_fewer_hidden_units(
                         r"try a smaller --hidden-size\n", err)
 
 
+@pytest.mark.parametrize("in_background", [False, True])
+def test_cli_out_of_memory_in_the_last_measurement_keeps_the_files_and_says_so(
+        fake_mnist, tmp_path, capsys, monkeypatch, in_background):
+    # 1000 images in batches of 100: measured after iteration 0, then after the last, the third.
+    monkeypatch.setattr(train_neuralnet, "ONE_BLAS_THREAD", in_background)
+    real, calls = train_neuralnet.accuracy, 0
+
+    def out_of_memory_the_second_time(network, x, t):
+        nonlocal calls
+        calls += 1
+        if calls > 2:  # one call for the training images, one for the test images
+            return np.empty((1000, 2**50), dtype=np.float32)
+        return real(network, x, t)
+
+    monkeypatch.setattr(train_neuralnet, "accuracy", out_of_memory_the_second_time)
+    params = tmp_path / "p.npz"
+    assert run_cli(tmp_path, "--iters", "3", "--save-params", str(params)) == 1
+    out, err = capsys.readouterr()
+    assert re.fullmatch(r"out of memory measuring accuracy after the last update: Unable to "
+                        r"allocate [\d.]+ EiB for an array with shape \(1000, 1125899906842624\) "
+                        r"and data type float32; try a smaller --hidden-size\n", err)
+    assert "final accuracy" not in out  # the last epoch's would not be after the last update
+    assert (tmp_path / "plot.png").read_bytes().startswith(PNG_SIGNATURE)
+    assert TwoLayerNet.load(params).params["W1"].shape == (784, 50)  # trained all the same
+
+
 def test_out_of_memory_for_the_copy_of_the_weights_to_measure_is_measurings(small_data):
     class TooBig:  # weights that can't be copied
         def copy(self):
             return np.empty((2**50, 1000), dtype=np.float32)
 
-    with Evaluator(*small_data, report=print, in_background=True) as evaluator, pytest.raises(
-            MeasuringOutOfMemory, match=r"^Unable to allocate [\d.]+ EiB for an array"):
-        evaluator.submit({"W1": TooBig()})
+    with Evaluator(*small_data, report=print, in_background=True) as evaluator:
+        evaluator.submit({"W1": TooBig()})  # raised where a measurement's own error is:
+        with pytest.raises(MeasuringOutOfMemory, match=r"^Unable to allocate [\d.]+ EiB for an"):
+            evaluator.report_finished()
 
 
 def test_cli_ctrl_c_saves_what_was_done_and_exits_130(fake_mnist, tmp_path, capsys,
