@@ -335,7 +335,7 @@ def download(url, timeout=HTTP_TIMEOUT):
             size = int(response.headers.get("Content-Length") or 0) or None
             chunks = []
             with tqdm(total=size, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1],
-                      leave=False, disable=not sys.stderr.isatty()) as bar:
+                      leave=False, disable=not (sys.stderr and sys.stderr.isatty())) as bar:
                 while chunk := response.read(1 << 20):
                     chunks.append(chunk)
                     bar.update(len(chunk))

@@ -558,6 +558,13 @@ def test_download_refuses_a_body_shorter_than_its_content_length(local_server):
         _store.download(f"{local_server}/short", timeout=5)
 
 
+def test_download_without_a_stderr_shows_no_progress_bar_and_does_not_fail(local_server,
+                                                                            monkeypatch):
+    monkeypatch.setattr(sys, "stderr", None)  # pythonw, or a script started with 2>&-
+    with pytest.raises(OSError, match="got 10 of 1000 bytes"):  # not AttributeError
+        _store.download(f"{local_server}/short", timeout=5)
+
+
 def test_download_turns_a_garbled_answer_into_an_oserror():
     # http.client raises BadStatusLine, not an OSError, which would stop the loader from
     # trying its next source.
