@@ -264,6 +264,9 @@ class Evaluator:
 
     def report_finished(self, wait=False):
         """Report the measurements that are done (all of them if wait), oldest first."""
+        # The last one done means all are (one worker, in order), unless its weights could not
+        # be copied: then wait for those before it, so that its error stops training now.
+        wait = wait or bool(self.pending and self.pending[-1].done())
         while self.pending and (wait or self.pending[0].done()):
             self.report(*self.pending.popleft().result())
 

@@ -993,3 +993,34 @@ def test_a_sigterm_handler_of_the_caller_is_left_alone_while_saving(fake_mnist, 
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert received == [signal.SIGTERM]
+
+
+def test_weights_that_cant_be_copied_stop_training_at_once_behind_a_slow_measurement(
+        small_data, monkeypatch):
+    # 600 images in batches of 20: submits after iterations 0, 30, 60... The first measurement
+    # is still running when the weights of the second can't be copied: training stops there,
+    # as it did when submit raised (not when the first measurement happens to end).
+    class TooBig:
+        def copy(self):
+            return np.empty((2**50, 1000), dtype=np.float32)
+
+    real_measure, real_submit, submits, measures = Evaluator.measure, Evaluator.submit, [], []
+
+    def slow_measure(self, params):
+        measures.append(params)
+        if len(measures) == 1:  # far longer than the 300 iterations take
+            threading.Event().wait(0.5)
+        return real_measure(self, params)
+
+    def submit(self, params):
+        submits.append(params)
+        return real_submit(self, {"W1": TooBig()} if len(submits) == 2 else params)
+
+    monkeypatch.setattr(Evaluator, "measure", slow_measure)
+    monkeypatch.setattr(Evaluator, "submit", submit)
+    history = History()
+    with pytest.raises(MeasuringOutOfMemory):
+        train(TwoLayerNet(20, 10, 3, rng=0), *small_data, iters=300, batch_size=20, rng=1,
+              history=history, evaluate_in_background=True)
+    assert len(history.train_loss_list) == 31
+    assert len(history.train_acc_list) == 1  # the first measurement, still recorded
