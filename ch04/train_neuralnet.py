@@ -370,14 +370,21 @@ def parse_args(argv=None):
                      f"{args.dataset} training set ({args.spec.train_size} images)")
     # The weights, their gradients, the copies training makes and the hidden layer of 1000
     # images at a time come to about 8 times the weights (2.5 GB were measured at 100,000 units).
+    # A mini-batch adds its images and about 5 arrays of batch × hidden numbers (4.8 to 5.0
+    # were measured at batches of 20,000 to 60,000), whatever the weights.
     weights = (args.spec.input_size + 1) * args.hidden_size + (args.hidden_size + 1) * len(
         args.spec.class_names)
-    needed, memory = 8 * weights * np.dtype(args.dtype).itemsize, physical_memory()
+    itemsize = np.dtype(args.dtype).itemsize
+    for_weights = 8 * weights * itemsize
+    for_batch = args.batch_size * (5 * args.hidden_size + args.spec.input_size) * itemsize
+    needed, memory = for_weights + for_batch, physical_memory()
     if memory is not None and needed > memory:
         # A float would overflow for a size of 400 digits.
         gigabytes = needed / 10**9 if needed < 10**300 else Decimal(needed) / 10**9
-        parser.error(f"argument --hidden-size: {args.hidden_size} hidden units need about "
-                     f"{gigabytes:.3g} GB, more than this machine's {memory / 1e9:.3g} GB")
+        what = (f"--hidden-size: {args.hidden_size} hidden units" if for_weights >= for_batch
+                else f"--batch-size: {args.batch_size} images with {args.hidden_size} hidden units")
+        parser.error(f"argument {what} need about {gigabytes:.3g} GB, more than this machine's "
+                     f"{memory / 1e9:.3g} GB")
     check_figure_path(parser, args.plot, args.no_show)
     if args.save_params is not None:
         try:

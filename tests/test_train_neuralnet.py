@@ -547,13 +547,36 @@ def test_cli_refuses_a_network_too_big_for_the_memory(fake_mnist, capsys, monkey
 def test_cli_memory_check_counts_every_weight_in_its_dtype(fake_mnist, monkeypatch, capsys,
                                                            dtype, hidden_size, fits):
     monkeypatch.setattr(train_neuralnet, "physical_memory", lambda: 8 * 2**30)
-    args = ["--dtype", dtype, "--hidden-size", str(hidden_size)]
+    args = ["--dtype", dtype, "--hidden-size", str(hidden_size), "--batch-size", "1"]
     if fits:
         assert train_neuralnet.parse_args(args).hidden_size == hidden_size
     else:
         with pytest.raises(SystemExit):
             train_neuralnet.parse_args(args)
         assert "hidden units need about" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("batch_size, hidden_size, fits", [
+    # About 5 arrays of batch × hidden numbers besides the weights: this one was killed by the
+    # kernel on a 24 GB machine, with no message, before the check counted them.
+    (60_000, 30_000, False),
+    (60_000, 4_000, True),  # 4.8 GB in float32
+])
+def test_cli_memory_check_counts_the_hidden_layer_of_a_batch(monkeypatch, capsys, batch_size,
+                                                             hidden_size, fits):
+    monkeypatch.setattr(train_neuralnet, "physical_memory", lambda: 24 * 2**30)
+    spec = FakeSpec(name="mnist", train_size=60_000)
+    monkeypatch.setattr(dataset, "datasets", lambda: {"mnist": (None, spec)})
+    args = ["--batch-size", str(batch_size), "--hidden-size", str(hidden_size)]
+    if fits:
+        assert train_neuralnet.parse_args(args).batch_size == batch_size
+    else:
+        with pytest.raises(SystemExit) as exc:
+            train_neuralnet.parse_args(args)
+        assert exc.value.code == 2
+        assert re.search(r"argument --batch-size: 60000 images with 30000 hidden units need "
+                         r"about [\d.]+ GB, more than this machine's 25.8 GB",
+                         capsys.readouterr().err)
 
 
 def test_cli_takes_the_data_set_it_is_given(monkeypatch):
