@@ -368,23 +368,9 @@ def parse_args(argv=None):
     if args.batch_size > args.spec.train_size:
         parser.error(f"argument --batch-size: {args.batch_size} is larger than the "
                      f"{args.dataset} training set ({args.spec.train_size} images)")
-    # The weights, their gradients, the copies training makes and the hidden layer of 1000
-    # images at a time come to about 8 times the weights (2.5 GB were measured at 100,000 units).
-    # A mini-batch adds its images and about 5 arrays of batch × hidden numbers (4.8 to 5.0
-    # were measured at batches of 20,000 to 60,000), whatever the weights.
-    weights = (args.spec.input_size + 1) * args.hidden_size + (args.hidden_size + 1) * len(
-        args.spec.class_names)
-    itemsize = np.dtype(args.dtype).itemsize
-    for_weights = 8 * weights * itemsize
-    for_batch = args.batch_size * (5 * args.hidden_size + args.spec.input_size) * itemsize
-    needed, memory = for_weights + for_batch, physical_memory()
-    if memory is not None and needed > memory:
-        # A float would overflow for a size of 400 digits.
-        gigabytes = needed / 10**9 if needed < 10**300 else Decimal(needed) / 10**9
-        what = (f"--hidden-size: {args.hidden_size} hidden units" if for_weights >= for_batch
-                else f"--batch-size: {args.batch_size} images with {args.hidden_size} hidden units")
-        parser.error(f"argument {what} need about {gigabytes:.3g} GB, more than this machine's "
-                     f"{memory / 1e9:.3g} GB")
+    too_much = memory_problem(args, physical_memory())
+    if too_much:
+        parser.error(too_much)
     check_figure_path(parser, args.plot, args.no_show)
     if args.save_params is not None:
         try:
@@ -395,6 +381,36 @@ def parse_args(argv=None):
             parser.error(f"--save-params {args.save_params} is the --plot file too; "
                          f"give them different names")
     return args
+
+
+def memory_problem(args, memory):
+    """The error message for a run that won't fit in `memory` bytes, or None if it will (or if
+    memory is None: not known)."""
+    # The weights, their gradients, the copies training makes and the hidden layer of 1000
+    # images at a time come to about 8 times the weights (2.5 GB were measured at 100,000 units).
+    # A mini-batch adds its images and about 5 arrays of batch × hidden numbers (4.8 to 5.0
+    # were measured at batches of 20,000 to 60,000), whatever the weights.
+    weights = (args.spec.input_size + 1) * args.hidden_size + (args.hidden_size + 1) * len(
+        args.spec.class_names)
+    itemsize = np.dtype(args.dtype).itemsize
+    for_weights = 8 * weights * itemsize
+    per_image = (5 * args.hidden_size + args.spec.input_size) * itemsize
+    if args.grad == "numerical":  # always float64: two (hidden, C, batch, C) arrays for W2's
+        classes = len(args.spec.class_names)  # differences, and the (inputs, batch, C) scores
+        per_image += 8 * classes * (2 * classes * args.hidden_size + args.spec.input_size + 1)
+    for_batch = args.batch_size * per_image
+    needed = for_weights + for_batch
+    if memory is None or needed <= memory:
+        return None
+    # A float would overflow for a size of 400 digits.
+    gigabytes = needed / 10**9 if needed < 10**300 else Decimal(needed) / 10**9
+    if for_weights >= for_batch or for_weights + per_image > memory:  # a smaller batch won't do
+        what = f"--hidden-size: {args.hidden_size} hidden units"
+    else:
+        what = f"--batch-size: {args.batch_size} images with {args.hidden_size} hidden units"
+        what += " and --grad numerical" if args.grad == "numerical" else ""
+    return (f"argument {what} need about {gigabytes:.3g} GB, more than this machine's "
+            f"{memory / 1e9:.3g} GB")
 
 
 def out_of_memory(when, error, options):

@@ -556,17 +556,22 @@ def test_cli_memory_check_counts_every_weight_in_its_dtype(fake_mnist, monkeypat
         assert "hidden units need about" in capsys.readouterr().err
 
 
+@pytest.fixture
+def machine_of_24_gib(monkeypatch):
+    """parse_args as on this machine, for MNIST's 60,000 training images (not loaded)."""
+    monkeypatch.setattr(train_neuralnet, "physical_memory", lambda: 24 * 2**30)
+    spec = FakeSpec(name="mnist", train_size=60_000)
+    monkeypatch.setattr(dataset, "datasets", lambda: {"mnist": (None, spec)})
+
+
 @pytest.mark.parametrize("batch_size, hidden_size, fits", [
     # About 5 arrays of batch × hidden numbers besides the weights: this one was killed by the
     # kernel on a 24 GB machine, with no message, before the check counted them.
     (60_000, 30_000, False),
     (60_000, 4_000, True),  # 4.8 GB in float32
 ])
-def test_cli_memory_check_counts_the_hidden_layer_of_a_batch(monkeypatch, capsys, batch_size,
-                                                             hidden_size, fits):
-    monkeypatch.setattr(train_neuralnet, "physical_memory", lambda: 24 * 2**30)
-    spec = FakeSpec(name="mnist", train_size=60_000)
-    monkeypatch.setattr(dataset, "datasets", lambda: {"mnist": (None, spec)})
+def test_cli_memory_check_counts_the_hidden_layer_of_a_batch(machine_of_24_gib, capsys,
+                                                             batch_size, hidden_size, fits):
     args = ["--batch-size", str(batch_size), "--hidden-size", str(hidden_size)]
     if fits:
         assert train_neuralnet.parse_args(args).batch_size == batch_size
@@ -577,6 +582,29 @@ def test_cli_memory_check_counts_the_hidden_layer_of_a_batch(monkeypatch, capsys
         assert re.search(r"argument --batch-size: 60000 images with 30000 hidden units need "
                          r"about [\d.]+ GB, more than this machine's 25.8 GB",
                          capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("args, blamed", [
+    # Even a batch of 1 cannot fit 1.1 million units in 24 GiB: a smaller batch would not help.
+    (["--batch-size", "2000", "--hidden-size", "1100000"], "--hidden-size: 1100000 hidden units"),
+    (["--batch-size", "60000", "--hidden-size", "1" + "0" * 400], "--hidden-size: 1000"),
+    # The numerical gradient holds two float64 arrays of hidden x 10 x batch x 10 numbers
+    # (1.6 KB per image and hidden unit, measured): about 33 GB here, 0.55 GB by backprop.
+    (["--batch-size", "60000", "--hidden-size", "300", "--grad", "numerical"],
+     "--batch-size: 60000 images with 300 hidden units and --grad numerical"),
+])
+def test_cli_memory_check_blames_what_a_smaller_value_would_fix(machine_of_24_gib, capsys,
+                                                                args, blamed):
+    with pytest.raises(SystemExit) as exc:
+        train_neuralnet.parse_args(args)
+    assert exc.value.code == 2
+    assert f"argument {blamed}" in capsys.readouterr().err
+
+
+def test_cli_memory_check_lets_a_small_numerical_run_through(machine_of_24_gib):
+    # 2.0 GB of peak RSS measured for batch 5000, hidden 200; the book's numerical run is far less.
+    assert train_neuralnet.parse_args(["--grad", "numerical", "--batch-size", "5000",
+                                       "--hidden-size", "200"]).batch_size == 5000
 
 
 def test_cli_takes_the_data_set_it_is_given(monkeypatch):
