@@ -31,6 +31,14 @@ def test_numerical_gradient_restores_its_input_exactly(shape):
     np.testing.assert_array_equal(x, before)
 
 
+def test_numerical_gradient_restores_values_far_smaller_than_h_exactly():
+    # Undoing the step by arithmetic would not: in float64, 1e-9 + h - h is 1.0000000000021927e-09.
+    x = np.array([1e-9, 3e-12, -7e-10])
+    before = x.copy()
+    numerical_gradient(sum_of_squares, x)
+    np.testing.assert_array_equal(x, before)
+
+
 @pytest.mark.parametrize("shape", [(3,), (2, 3), (2, 3, 4)])
 @pytest.mark.parametrize("failing_call", [5, 6], ids=["at x + h", "at x - h"])
 def test_numerical_gradient_restores_its_input_when_f_raises(shape, failing_call):

@@ -99,6 +99,22 @@ def test_mini_batches_are_drawn_with_replacement_a_fresh_set_each_epoch(monkeypa
     np.testing.assert_array_equal(np.array(batches), expected)
 
 
+def test_one_iteration_is_one_sgd_step_of_every_parameter():
+    x, t = blobs(100)
+    lr, batch_size = 0.5, 20
+    # The mini-batch train draws first: rows for a whole epoch (100 // 20 batches), then row 0.
+    batch = np.random.default_rng(1).integers(len(x), size=(len(x) // batch_size, batch_size))[0]
+    net = TwoLayerNet(20, 5, 3, rng=0)
+    before = {name: value.copy() for name, value in net.params.items()}
+    grads = net.gradient(x[batch], t[batch])
+    for name, grad in grads.items():  # so that every parameter has to move
+        assert np.all(grad != 0), f"{name}'s gradient has zeros: {grad}"
+    train(net, x, t, x, t, iters=1, batch_size=batch_size, lr=lr, rng=1)
+    for name, grad in grads.items():
+        np.testing.assert_allclose(net.params[name], before[name] - lr * grad, rtol=1e-12,
+                                   atol=0, err_msg=name)
+
+
 def test_each_epochs_line_comes_during_training_not_at_the_end(small_data):
     # In the foreground, at once: measured after iterations 0, 30, 60 and 90, each line comes
     # when 1, 31, 61 and 91 iterations are done.
@@ -133,6 +149,16 @@ def test_train_stops_at_the_first_loss_past_the_limit_before_its_update(monkeypa
     assert diverged.value.iteration == stopped_at
     for name, value in seen[-1].items():  # the update of the iteration that diverged not made
         np.testing.assert_array_equal(net.params[name], value)
+
+
+def test_a_network_of_one_class_trains_without_being_taken_for_diverged():
+    # The limit is 10 * log(2), not 10 * log(1) = 0: with one class every loss is exactly 0.
+    x, t = blobs(100, num_classes=1)
+    assert not t.any()
+    history = train(TwoLayerNet(20, 5, 1, rng=0), x, t, x, t, iters=5, batch_size=20, lr=0.5,
+                    rng=1)
+    assert history.train_loss_list == [0.0] * 5
+    assert history.test_acc_list == [1.0]
 
 
 def test_float32_training_reaches_the_same_accuracy_as_float64(small_data):
