@@ -24,16 +24,11 @@ def test_numerical_gradient_of_sum_of_squares_is_2x(shape):
 
 
 @pytest.mark.parametrize("shape", [(3,), (2, 3), (2, 3, 4)])
-def test_numerical_gradient_restores_its_input_exactly(shape):
-    x = np.random.default_rng(1).standard_normal(shape)
-    before = x.copy()
-    numerical_gradient(sum_of_squares, x)
-    np.testing.assert_array_equal(x, before)
-
-
-def test_numerical_gradient_restores_values_far_smaller_than_h_exactly():
-    # Undoing the step by arithmetic would not: in float64, 1e-9 + h - h is 1.0000000000021927e-09.
-    x = np.array([1e-9, 3e-12, -7e-10])
+# Values far smaller than h too: undoing the step by arithmetic would not restore them (in
+# float64, 1e-9 + h - h is 1.0000000000021927e-09).
+@pytest.mark.parametrize("scale", [1, 1e-9])
+def test_numerical_gradient_restores_its_input_exactly(shape, scale):
+    x = scale * np.random.default_rng(1).standard_normal(shape)
     before = x.copy()
     numerical_gradient(sum_of_squares, x)
     np.testing.assert_array_equal(x, before)
