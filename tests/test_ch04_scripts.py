@@ -73,6 +73,38 @@ def test_tangent_line_is_the_books_function_touching_f_with_the_exact_slope(x0):
     np.testing.assert_allclose(tangent(np.array([x0, x0 + 2])), [tangent(x0), tangent(x0 + 2)])
 
 
+def test_gradient_1d_prints_each_slope_in_full(tmp_path, capsys):
+    # In full, as the docstring says, so that the rounding error shows (0.1999999999990898):
+    # a rounded format such as :.6f would print 0.200000 and hide it.
+    gradient_1d.main(["--plot", str(tmp_path / "x.png"), "--no-show"])
+    out = capsys.readouterr().out
+    for x0 in gradient_1d.TANGENT_POINTS:
+        slope = gradient_1d.numerical_diff(gradient_1d.function_1, x0)
+        assert slope != gradient_1d.function_1_derivative(x0)  # else there is nothing to show
+        assert f"x = {x0:g}: numerical slope {slope!r}, analytic " in out, out
+
+
+def test_plot_tangents_draws_f_and_its_tangent_at_each_point():
+    fig = gradient_1d.plot_tangents(gradient_1d.function_1)
+    ax = fig.axes[0]
+    curve, *rest = ax.get_lines()
+    x = np.linspace(*gradient_1d.X_RANGE, 201)
+    np.testing.assert_array_equal(curve.get_xdata(), x)
+    np.testing.assert_allclose(curve.get_ydata(), gradient_1d.function_1(x), rtol=1e-15, atol=0)
+    # After f: for each point its tangent, then the point itself.
+    assert len(rest) == 2 * len(gradient_1d.TANGENT_POINTS)
+    for (tangent, point), x0 in zip(zip(rest[::2], rest[1::2], strict=True),
+                                    gradient_1d.TANGENT_POINTS, strict=True):
+        exact = gradient_1d.function_1(x0) + gradient_1d.function_1_derivative(x0) * (x - x0)
+        # The numerical slope is exact but for rounding (~1e-12): 1e-9 is far below any error.
+        np.testing.assert_allclose(tangent.get_ydata(), exact, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(point.get_xydata(), [[x0, gradient_1d.function_1(x0)]],
+                                   rtol=1e-15, atol=0)
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert labels == ["f(x) = 0.01x² + 0.1x", "tangent at x = 5 (slope 0.2000)",
+                      "tangent at x = 10 (slope 0.3000)"]
+
+
 # gradient_2d
 
 
@@ -113,6 +145,31 @@ def test_gradient_2d_prints_the_books_gradients_beside_the_analytic_ones(tmp_pat
             f"{error:.1e}\n") in out
 
 
+def test_function_2_is_the_sum_of_squares():
+    # Its value, not only its gradient: the book's f(x0, x1) = x0² + x1².
+    assert gradient_2d.function_2(np.array([3.0, 4.0])) == 25.0
+    assert gradient_2d.function_2(np.array([0.0, 0.0])) == 0.0
+    assert gradient_2d.function_2(np.array([-1.5, 2.0])) == pytest.approx(6.25, rel=1e-15)
+
+
+def test_plot_gradient_field_draws_the_negative_gradient_at_each_point():
+    points = gradient_2d.grid_points()
+    grad = gradient_2d.gradient_field(points)
+    fig = gradient_2d.plot_gradient_field(points, grad)
+    (quiver,) = fig.axes[0].collections
+    np.testing.assert_array_equal(quiver.get_offsets(), points)
+    # -grad: the arrows point downhill, towards the minimum, as in figure 4-9.
+    np.testing.assert_array_equal(quiver.U, -grad[:, 0])
+    np.testing.assert_array_equal(quiver.V, -grad[:, 1])
+
+
+def test_gradient_field_takes_a_read_only_array():
+    # It works on a copy of its own: the caller's points need not be writable.
+    points = gradient_2d.grid_points()
+    points.flags.writeable = False
+    np.testing.assert_allclose(gradient_2d.gradient_field(points), 2 * points, rtol=0, atol=1e-6)
+
+
 def test_gradient_field_does_not_modify_its_input():
     points = gradient_2d.grid_points()
     before = points.copy()
@@ -150,6 +207,53 @@ def test_too_small_learning_rate_barely_moves():
 def test_distance_to_minimum_of_the_start_is_5():
     _, history = gradient_method.descend(0.1, 3)
     np.testing.assert_allclose(gradient_method.distance_to_minimum(history), [5, 4, 3.2, 2.56])
+
+
+def numbers_after(label, out):
+    """The array printed after `label` on a line of out, such as 'x = [-0.03  0.04]'."""
+    match = re.search(re.escape(label) + r"\[(.+)\]\n", out)
+    assert match, (label, out)
+    return np.array(match.group(1).split(), float)
+
+
+def test_gradient_method_main_prints_where_each_learning_rate_ends(tmp_path, capsys):
+    assert gradient_method.main(["--plot", str(tmp_path / "x.png"), "--no-show"]) == 0
+    out = capsys.readouterr().out
+    # The book's figure: 20 steps at lr = 0.1, each multiplying x by 0.8 (exactly, but for
+    # rounding: central differences of a quadratic). numpy prints 8 digits: hence rtol 1e-6.
+    np.testing.assert_allclose(numbers_after("lr = 0.1, 20 steps (the figure): x = ", out),
+                               0.8**20 * np.array([-3.0, 4.0]), rtol=1e-6)
+    np.testing.assert_allclose(numbers_after("lr = 0.1, 100 steps: x = ", out),
+                               0.8**100 * np.array([-3.0, 4.0]), rtol=1e-6)
+    large, history = gradient_method.descend(gradient_method.TOO_LARGE_LR, gradient_method.STEPS)
+    np.testing.assert_allclose(numbers_after("lr = 10, 100 steps: x = ", out), large, rtol=1e-7)
+    assert f"after step {gradient_method.last_move(history)} it stops moving" in out
+    small, _ = gradient_method.descend(gradient_method.TOO_SMALL_LR, gradient_method.STEPS)
+    np.testing.assert_allclose(numbers_after("lr = 1e-10, 100 steps: x = ", out), small,
+                               rtol=1e-7)
+    moved = np.linalg.norm(small - gradient_method.INIT_X)
+    assert moved == pytest.approx(1e-7, rel=1e-3)  # 5 · (1 - (1 - 2e-10)**100) ≈ 1e-7
+    assert f"in 100 steps x moved only {moved:.1e} from the start\n" in out
+
+
+def test_plot_descent_draws_the_path_and_marks_only_the_run_that_froze():
+    _, path = gradient_method.descend(gradient_method.LEARNING_RATE, gradient_method.PATH_STEPS)
+    rates = (gradient_method.LEARNING_RATE, gradient_method.TOO_LARGE_LR,
+             gradient_method.TOO_SMALL_LR)
+    histories = {lr: gradient_method.descend(lr, gradient_method.STEPS)[1] for lr in rates}
+    fig = gradient_method.plot_descent(path, histories)
+    ax_path, ax_dist = fig.axes
+    (line,) = [line for line in ax_path.get_lines() if line.get_label() == "20 steps, lr = 0.1"]
+    np.testing.assert_array_equal(line.get_xydata(), path)  # x0 across, x1 up
+    for line, lr in zip(ax_dist.get_lines(), rates, strict=True):
+        assert line.get_label() == f"lr = {lr:g}"
+        np.testing.assert_array_equal(line.get_ydata(),
+                                      gradient_method.distance_to_minimum(histories[lr]))
+    # lr = 10 freezes at step 10 and gets a note; lr = 0.1 and lr = 1e-10 still move at their
+    # last step, so they get none.
+    frozen = gradient_method.last_move(histories[gradient_method.TOO_LARGE_LR])
+    assert [text.get_text() for text in ax_dist.texts] == [
+        f"no move after step {frozen}:\nx + h rounds to x"]
 
 
 # gradient_simplenet
@@ -225,6 +329,17 @@ def test_gradient_simplenet_main_prints_the_books_scores(capsys):
                                     [0.32887144, 0.2153437, -0.54421514]], rtol=0, atol=3e-7)
 
 
+def test_gradient_simplenet_main_draws_W_with_the_seed_it_names(capsys):
+    assert gradient_simplenet.main(["--seed", "3"]) == 0
+    out = capsys.readouterr().out
+    net = gradient_simplenet.SimpleNet(rng=3)
+    rows = re.search(r"W = random, seed 3\n\[\[(.+)\]\n \[(.+)\]\]\n", out).groups()
+    printed = np.array([row.split() for row in rows], float)
+    np.testing.assert_allclose(printed, net.W, rtol=0, atol=1e-8)  # printed to 8 decimals
+    x = np.array(gradient_simplenet.X)
+    assert f"predicted class: {np.argmax(net.predict(x))} (true class: 2)\n" in out
+
+
 def test_gradient_simplenet_main_is_reproducible(capsys):
     assert gradient_simplenet.main(["--seed", "3"]) == 0
     first = capsys.readouterr().out
@@ -238,6 +353,14 @@ def test_simplenet_names_an_input_of_the_wrong_shape(x):
     message = re.escape(f"x has shape {x.shape}, but this network takes 2")
     with pytest.raises(ValueError, match=message):
         gradient_simplenet.SimpleNet(rng=0).predict(x)
+
+
+@pytest.mark.parametrize("W", [np.zeros((2, 0)), np.zeros((0, 3)), np.ones(3)],
+                         ids=["no-classes", "no-inputs", "1-d"])
+def test_simplenet_refuses_a_W_that_is_not_a_nonempty_matrix(W):
+    message = re.escape(f"W must be a 2-D (inputs, classes) matrix, got shape {W.shape}")
+    with pytest.raises(ValueError, match=message):
+        gradient_simplenet.SimpleNet(W)
 
 
 def test_gradient_simplenet_takes_a_seed_or_the_books_weights_not_both(capsys):

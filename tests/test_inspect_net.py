@@ -14,10 +14,12 @@ from matplotlib.text import Text
 import dataset
 from ch04 import inspect_net
 from ch04.inspect_net import (
+    MAX_TITLE_CHARS,
     MAX_UNITS,
     _mistake_title,
     _tile_axes,
     confusion_matrix,
+    draw_confusion,
     draw_mistakes,
     draw_weights,
     grid_shape,
@@ -166,6 +168,13 @@ def test_mistake_titles_round_down_and_split_long_names():
         "true T-shirt/top\n→ pred Ankle boot\n(50.0%)")
 
 
+def test_a_mistake_title_of_exactly_max_title_chars_stays_on_one_line():
+    # Only a longer one is split: "true 10 → pred 9" has 16 characters, one more has 17.
+    assert len("true 10 → pred 9") == MAX_TITLE_CHARS
+    assert _mistake_title("10", "9", 0.5) == "true 10 → pred 9\n(50.0%)"
+    assert _mistake_title("10", "11", 0.5) == "true 10\n→ pred 11\n(50.0%)"
+
+
 def test_each_mistake_is_titled_with_its_true_and_predicted_class():
     from matplotlib.figure import Figure
 
@@ -174,6 +183,28 @@ def test_each_mistake_is_titled_with_its_true_and_predicted_class():
     draw_mistakes(fig, np.zeros((2, 28, 28)), np.array([2, 0]), y, ("a", "b", "c"), total=2)
     assert [ax.get_title() for ax in fig.axes] == ["true c → pred b\n(70.0%)",
                                                    "true a → pred c\n(80.0%)"]
+
+
+def test_the_confusion_figure_has_true_classes_in_rows_and_predictions_in_columns():
+    from matplotlib.figure import Figure
+
+    confusion = np.array([[5, 1, 0],
+                          [0, 3, 0],
+                          [2, 0, 4]])  # not symmetric, so that a transposed drawing shows
+    fig = Figure()
+    draw_confusion(fig, confusion, ("a", "b", "c"))
+    ax = fig.axes[0]
+    assert (ax.get_ylabel(), ax.get_xlabel()) == ("true class", "predicted class")
+    assert [label.get_text() for label in ax.get_yticklabels()] == ["a", "b", "c"]
+    assert [label.get_text() for label in ax.get_xticklabels()] == ["a", "b", "c"]
+    (image,) = ax.images
+    np.testing.assert_array_equal(image.get_array().filled(0), confusion)  # row i: true class i
+    assert np.ma.getmaskarray(image.get_array()).tolist() == (confusion == 0).tolist()
+    # Each count is written in its cell: at x = column j (predicted), y = row i (true).
+    written = {tuple(map(int, text.get_position())): text.get_text() for text in ax.texts}
+    assert written == {(j, i): str(n) for (i, j), n in np.ndenumerate(confusion)}
+    # Accuracy: the diagonal's 12 of all 15 examples.
+    assert "Confusion matrix: test accuracy 0.8000" in texts(fig)
 
 
 def test_tiles_beyond_the_count_are_hidden():
@@ -225,6 +256,47 @@ def test_weights_of_any_hidden_size_are_drawn(hidden_size):
         assert [ax.get_title() for ax in tiles[:2]] == ["unit 0", "unit 1"][:len(tiles)]
         shown = "" if hidden_size <= MAX_UNITS else f"the first {MAX_UNITS} of "
         assert any(f"of {shown}the {hidden_size} hidden units" in text for text in texts(fig))
+    finally:
+        plt.close(fig)
+
+
+def test_plot_inspection_draws_the_surest_mistakes_with_their_own_images():
+    import matplotlib.pyplot as plt
+
+    n = 30  # all wrong, each given a different probability; 20 of them are drawn
+    t = np.zeros(n, dtype=int)
+    sure = np.random.default_rng(0).permutation(np.linspace(0.5, 0.79, n))
+    y = np.zeros((n, 10))
+    y[:, 0], y[:, 1] = 1 - sure, sure  # taken for a 1 with probability `sure`
+    images = np.broadcast_to(np.arange(n, dtype=float)[:, None, None], (n, 28, 28))
+    fig = plot_inspection(np.zeros((784, 3)), images, t, y, confusion_matrix(t, y, 10),
+                          MNIST.class_names)
+    try:
+        tiles = [ax for ax in fig.axes if ax.get_title().startswith("true ")]
+        surest = np.argsort(-sure, kind="stable")[:20]
+        assert [ax.get_title() for ax in tiles] == [_mistake_title("0", "1", sure[i])
+                                                    for i in surest]
+        for ax, i in zip(tiles, surest, strict=True):
+            np.testing.assert_array_equal(ax.images[0].get_array(), images[i])
+    finally:
+        plt.close(fig)
+
+
+def test_each_weight_tile_is_scaled_symmetrically_about_zero():
+    import matplotlib.pyplot as plt
+
+    W1 = np.random.default_rng(0).standard_normal((784, 4))
+    W1[:, 0] -= 3  # mostly negative: its largest |w| is a negative weight
+    W1[:, 1] += 3  # mostly positive
+    W1[:, 3] = 0  # all zero: a scale of ±1, not vmin = vmax
+    fig = plt.figure()
+    try:
+        draw_weights(fig, W1, (28, 28))
+        tiles = [ax for ax in fig.axes if ax.images]
+        for j, ax in enumerate(tiles):
+            limit = np.abs(W1[:, j]).max() or 1.0
+            assert ax.images[0].get_clim() == (-limit, limit), j
+            np.testing.assert_array_equal(ax.images[0].get_array(), W1[:, j].reshape(28, 28))
     finally:
         plt.close(fig)
 
@@ -397,6 +469,13 @@ def test_main_suggests_the_other_dataset_below_twice_the_accuracy_of_guessing(
     out = capsys.readouterr().out
     assert "test accuracy 0.1500" in out
     assert "were these parameters trained with --dataset fashion-mnist?" in out
+
+
+def test_main_names_the_accuracy_of_guessing_among_ten_classes(fake_data, tmp_path, capsys):
+    TwoLayerNet(784, 5, 10, rng=0).save(tmp_path / "untrained.npz")
+    assert run_main(tmp_path, tmp_path / "untrained.npz") == 0
+    out = capsys.readouterr().out
+    assert "that is close to the 0.10 of guessing: were these parameters trained with" in out
 
 
 def test_main_refuses_parameters_too_large_to_compute_with(fake_data, tmp_path, capsys):
