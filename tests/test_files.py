@@ -7,6 +7,8 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
@@ -55,6 +57,42 @@ def test_atomic_write_lets_a_writer_seek_back_also_into_a_named_pipe(named_pipe)
         f.seek(0)
         f.write(b"ab")
     assert finish() == b"abxx"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's F_GETPIPE_SZ")
+def test_atomic_write_waits_for_a_slow_reader_of_a_named_pipe(tmp_path):
+    # More than the pipe holds: once it is full, the writer must wait for the reader, not fail.
+    import fcntl
+    import termios
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # open, but not reading yet
+    try:
+        capacity = fcntl.fcntl(reader, fcntl.F_GETPIPE_SZ)
+        data = bytes(range(256)) * (capacity // 128)  # twice what it holds
+        errors = []
+
+        def write():
+            try:
+                with atomic_write(fifo) as f:
+                    f.write(data)
+            except OSError as e:
+                errors.append(e)
+
+        writer = threading.Thread(target=write, daemon=True)
+        writer.start()
+        queued = bytearray(4)
+        while writer.is_alive() and int.from_bytes(queued, sys.byteorder) < capacity:
+            time.sleep(0.001)
+            fcntl.ioctl(reader, termios.FIONREAD, queued)  # until the pipe is full
+        os.set_blocking(reader, True)
+        received = b"".join(iter(lambda: os.read(reader, 1 << 16), b""))
+        writer.join(timeout=60)
+    finally:
+        os.close(reader)
+    assert errors == []
+    assert received == data
 
 
 def test_atomic_write_leaves_the_file_as_it_was_on_an_error(tmp_path):
@@ -113,6 +151,52 @@ def test_a_replace_that_fails_names_the_file_asked_for(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == []
 
 
+def test_an_error_in_closing_the_file_leaves_it_as_it_was(tmp_path, monkeypatch):
+    # A full disk may refuse the last of the data only when it is flushed, at close: the short
+    # temporary file must not have been put in place before that.
+    class FullAtClose:
+        def __init__(self, f):
+            self.f = f
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.close()
+
+        def write(self, data):
+            return self.f.write(data)
+
+        def close(self):
+            if not self.f.closed:
+                self.f.close()
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+    real_open = open
+    monkeypatch.setattr("common.files.open",
+                        lambda *args, **kwargs: FullAtClose(real_open(*args, **kwargs)),
+                        raising=False)
+    path = tmp_path / "plot.png"
+    path.write_bytes(b"old")
+    with pytest.raises(OSError, match="No space left on device"), atomic_write(path) as f:
+        f.write(b"new")
+    assert path.read_bytes() == b"old"
+    assert os.listdir(tmp_path) == ["plot.png"]
+
+
+def test_a_temporary_file_that_cannot_be_made_is_named_as_the_file_asked_for(tmp_path,
+                                                                              monkeypatch):
+    # As open() says for a folder one may not write in: the name the user gave, not ours.
+    def refused(file, mode):
+        raise PermissionError(errno.EACCES, "Permission denied", str(file))
+
+    monkeypatch.setattr("common.files.open", refused, raising=False)
+    path = tmp_path / "plot.png"
+    with pytest.raises(PermissionError) as error, atomic_write(path) as f:
+        f.write(b"new")
+    assert str(error.value) == f"[Errno {errno.EACCES}] Permission denied: '{path}'"
+
+
 def test_ctrl_c_just_after_the_temporary_file_is_made_leaves_nothing(tmp_path, monkeypatch):
     def open_then_ctrl_c(*args, **kwargs):
         open(*args, **kwargs).close()
@@ -133,6 +217,15 @@ def test_atomic_write_leaves_another_writers_temporary_file_alone(tmp_path, monk
         f.write(b"new")
     assert others.read_bytes() == b"another writer's"
     assert error.value.filename == str(others)  # what was taken, not plot.png
+
+
+def test_a_file_exists_error_of_the_writer_leaves_no_temporary_file(tmp_path):
+    # Only our own temporary name being taken spares it; any other FileExistsError is an error
+    # like the rest.
+    with pytest.raises(FileExistsError), atomic_write(tmp_path / "plot.png") as f:
+        f.write(b"half")
+        raise FileExistsError(errno.EEXIST, "File exists", str(tmp_path / "plots"))
+    assert os.listdir(tmp_path) == []
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
