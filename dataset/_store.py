@@ -238,7 +238,8 @@ def open_cache(file, path):
         raise ValueError(f"{path} is a named pipe or a device, not a file")
     array = np.load(path, mmap_mode="r", allow_pickle=False)
     if array.dtype != np.uint8 or array.shape != file.shape or not array.flags.c_contiguous:
-        raise ValueError(f"{path}: {array.dtype} array of shape {array.shape}, "
+        order = "" if array.flags.c_contiguous else " in Fortran order"
+        raise ValueError(f"{path}: {array.dtype} array of shape {array.shape}{order}, "
                          f"expected uint8 of shape {file.shape} in C order")
     return array
 

@@ -296,7 +296,12 @@ def wrong_shape(path):  # the right bytes, so the right hash, but not the shape 
     np.save(path, np.load(path).reshape(5, 784))
 
 
-@pytest.mark.parametrize("damage", [flip_last_byte, truncate, not_npy, wrong_dtype, wrong_shape])
+def fortran_order(path):  # the right numbers and shape, stored column by column
+    np.save(path, np.asfortranarray(np.load(path)))
+
+
+@pytest.mark.parametrize("damage", [flip_last_byte, truncate, not_npy, wrong_dtype, wrong_shape,
+                                    fortran_order])
 def test_a_damaged_cache_file_is_noticed_and_rebuilt(home, tiny, damage, caplog):
     folder = home / "tiny"
     tiny.put(folder)
@@ -307,6 +312,17 @@ def test_a_damaged_cache_file_is_noticed_and_rebuilt(home, tiny, damage, caplog)
     assert_arrays_equal(load_arrays(tiny.spec), tiny)
     assert f"cache {cache} is unusable" in caplog.text
     assert_cache_verifies(tiny.spec, folder)
+
+
+def test_a_cache_file_in_fortran_order_is_called_that(home, tiny, caplog):
+    folder = home / "tiny"
+    tiny.put(folder)
+    load_arrays(tiny.spec)
+    fortran_order(folder / "train-images-idx3-ubyte.npy")
+
+    load_arrays(tiny.spec)
+    assert ("uint8 array of shape (5, 28, 28) in Fortran order, expected uint8 of shape "
+            "(5, 28, 28) in C order") in caplog.text
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
