@@ -404,7 +404,7 @@ def memory_problem(args, memory):
         return None
     # A float would overflow for a size of 400 digits.
     gigabytes = needed / 10**9 if needed < 10**300 else Decimal(needed) / 10**9
-    if for_weights >= for_batch or for_weights + per_image > memory:  # a smaller batch won't do
+    if for_weights + per_image > memory:  # not even one image fits: a smaller batch won't do
         what = f"--hidden-size: {args.hidden_size} hidden units"
     else:
         what = f"--batch-size: {args.batch_size} images with {args.hidden_size} hidden units"

@@ -390,6 +390,44 @@ def test_show_figure_opens_no_window_with_no_show_and_closes_the_figure(monkeypa
     assert not plt.fignum_exists(fig.number)
 
 
+@pytest.mark.parametrize("framework, shown", [(None, False), ("qt", True)])
+def test_show_figure_calls_show_only_for_a_canvas_that_can_open_a_window(monkeypatch, framework,
+                                                                           shown):
+    # Agg has no window to open; plt.show() would act on every open figure, not only this one.
+    import matplotlib.pyplot as plt
+
+    from ch04._figures import show_figure
+
+    fig, calls = plt.figure(), []
+    monkeypatch.setattr(type(fig.canvas), "required_interactive_framework", framework)
+    monkeypatch.setattr(plt, "show", lambda *args, **kwargs: calls.append(args))
+    show_figure(fig)
+    assert (calls == [()]) == shown
+    assert not plt.fignum_exists(fig.number)
+
+
+def test_new_figure_comes_from_pyplot_once_pyplot_is_imported():
+    # So that show_figure can show it: a plain Figure has no window.
+    import matplotlib.pyplot as plt
+
+    from ch04._figures import new_figure, want_windows
+
+    want_windows(no_show=False)
+    fig = new_figure(figsize=(2, 2))
+    assert fig.canvas.manager is not None and plt.fignum_exists(fig.canvas.manager.num)
+    plt.close(fig)
+
+
+def test_save_figure_writes_png_whatever_savefig_format_is_set(tmp_path):
+    from matplotlib.figure import Figure
+
+    from ch04._figures import save_figure
+
+    with matplotlib.rc_context({"savefig.format": "svg"}):  # as a user's matplotlibrc may say
+        save_figure(Figure(), tmp_path / "x.png")
+    assert (tmp_path / "x.png").read_bytes().startswith(PNG_SIGNATURE)
+
+
 def test_gradient_simplenet_rejects_a_negative_seed(capsys):
     with pytest.raises(SystemExit) as exc:
         gradient_simplenet.main(["--seed", "-1"])

@@ -3,6 +3,7 @@ test_end_to_end.py)."""
 
 import dataclasses
 import io
+import json
 import math
 import os
 import re
@@ -10,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import types
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +66,14 @@ def test_history_has_a_loss_per_iteration_and_an_accuracy_per_epoch(small_data):
     assert len(history.train_loss_list) == 95
     # As in the book: measured after iterations 0, 30, 60 and 90.
     assert len(history.train_acc_list) == len(history.test_acc_list) == 4
+
+
+def test_a_float32_runs_history_holds_python_floats(small_data):
+    # So that it can be written as JSON, say: NumPy's float32 losses could not.
+    history = train(TwoLayerNet(20, 10, 3, rng=0, dtype=np.float32), *small_data, iters=35,
+                    batch_size=20, lr=0.5, rng=1)
+    record = dataclasses.asdict(history)
+    assert json.loads(json.dumps(record)) == record
 
 
 @pytest.mark.parametrize("n, batch_size, iter_per_epoch", [(610, 20, 30), (10, 20, 1)])
@@ -149,6 +159,23 @@ def test_train_stops_at_the_first_loss_past_the_limit_before_its_update(monkeypa
     assert diverged.value.iteration == stopped_at
     for name, value in seen[-1].items():  # the update of the iteration that diverged not made
         np.testing.assert_array_equal(net.params[name], value)
+
+
+def test_the_divergence_message_gives_the_loss_the_limit_and_the_learning_rate(monkeypatch):
+    x, t = blobs(100)
+    losses, real = iter([1.0, 123.456789]), TwoLayerNet.loss_and_gradient
+
+    def with_loss(self, x, t):
+        _, grads = real(self, x, t)
+        return next(losses), grads
+
+    monkeypatch.setattr(TwoLayerNet, "loss_and_gradient", with_loss)
+    with pytest.raises(TrainingDiverged) as diverged:
+        train(TwoLayerNet(20, 5, 3, rng=0), x, t, x, t, iters=10, batch_size=20, lr=2.0, rng=1)
+    assert str(diverged.value) == (
+        "training diverged at iteration 1: the mini-batch loss is 123.5, more than 10 times "
+        "that of a uniform guess. The learning rate 2 is too large; try a smaller one (the book "
+        "uses 0.1).")
 
 
 def test_a_network_of_one_class_trains_without_being_taken_for_diverged():
@@ -289,6 +316,47 @@ def test_measurements_are_reported_in_the_order_they_were_submitted(small_data):
         finally:
             go.set()  # both are still waiting when the with block ends
     assert reported == expected
+
+
+def test_a_finished_measurement_is_reported_while_a_later_one_still_runs(small_data):
+    x_train, t_train, x_test, t_test = small_data
+    nets = [TwoLayerNet(20, 10, 3, rng=seed, weight_init_std=1.0) for seed in (0, 1)]
+    first = nets[0].accuracy(x_train, t_train), nets[0].accuracy(x_test, t_test)
+    second_started, go, reported, measured = threading.Event(), threading.Event(), [], []
+    with Evaluator(*small_data, lambda *accuracies: reported.append(accuracies),
+                   in_background=True) as evaluator:
+        measure = evaluator.measure
+
+        def second_held(params):
+            measured.append(params)
+            if len(measured) == 2:
+                second_started.set()
+                assert go.wait(timeout=60)
+            return measure(params)
+
+        evaluator.measure = second_held
+        try:
+            for net in nets:
+                evaluator.submit(net.params)
+            # One measurement at a time: the second starts once the first is done.
+            assert second_started.wait(timeout=60)
+            evaluator.report_finished()
+            assert reported == [first]  # now, not when the second is done too
+        finally:
+            go.set()
+    assert len(reported) == 2
+
+
+@pytest.mark.parametrize("in_background", [False, True])
+def test_a_measurement_that_overflows_raises_floating_point_error_in_either_mode(in_background):
+    # As training does (overflow_means_divergence turns it into TrainingDiverged). NumPy's error
+    # state is the thread's own: the second thread has to set it too, or it would only warn.
+    x, t = np.ones((5, 20), dtype=np.float32), np.zeros(5, dtype=int)
+    params = TwoLayerNet(20, 10, 3, rng=0, dtype=np.float32).params | {
+        "W1": np.full((20, 10), 3e38, dtype=np.float32)}  # x @ W1 is past float32's largest
+    with pytest.raises(FloatingPointError, match="overflow"), Evaluator(
+            x, t, x, t, report=print, in_background=in_background) as evaluator:
+        evaluator.submit(params)
 
 
 def held_until(event, measure):
@@ -476,6 +544,50 @@ def test_cli_lines_give_train_then_test_accuracy_of_the_parameters_measured(
     assert f"\nfinal accuracy: train {train_acc:.4f}, test {test_acc:.4f}\n" in out
 
 
+def test_cli_final_accuracy_is_the_last_lines_when_that_was_after_the_last_update(
+        fake_mnist, tmp_path, capsys):
+    # 41 updates, 10 an epoch: measured after iterations 0, 10, ..., 40, the last, and not again.
+    assert run_cli(tmp_path, "--iters", "41") == 0
+    out = capsys.readouterr().out
+    lines = [[f"{float(acc):.4f}" for acc in line]
+             for line in re.findall(r"^train acc, test acc \| (\S+), (\S+)$", out, flags=re.M)]
+    *earlier, last = lines
+    assert len(lines) == 5 and last not in earlier  # so that it shows which one is given
+    assert f"\nfinal accuracy: train {last[0]}, test {last[1]}\n" in out
+
+
+def test_cli_summary_gives_the_time_each_iteration_took_and_the_seed(fake_mnist, tmp_path,
+                                                                     capsys, monkeypatch):
+    # A clock of our own, read when training starts and when it ends: 2.5 s for 20 iterations.
+    clock = types.SimpleNamespace(perf_counter=iter([100.0, 102.5]).__next__)
+    monkeypatch.setattr(train_neuralnet, "time", clock)
+    assert run_cli(tmp_path, "--iters", "20", "--quiet") == 0
+    assert capsys.readouterr().out.startswith("20 iterations in 2.5 s (125.00 ms each), seed 0\n")
+
+
+def test_cli_names_the_files_it_saved_by_their_full_paths(fake_mnist, tmp_path, capsys):
+    # Given relative to the current folder (the test's tmp_path).
+    assert main(["--plot", "plot.png", "--save-params", "p.npz", "--no-show", "--seed", "0",
+                 "--iters", "3"]) == 0
+    out = capsys.readouterr().out
+    assert f"\nplot saved to {(tmp_path / 'plot.png').resolve()}\n" in out
+    assert f"\nparameters saved to {(tmp_path / 'p.npz').resolve()}\n" in out
+
+
+def test_cli_plot_is_titled_with_what_makes_the_run(fake_mnist, tmp_path, monkeypatch):
+    figures, real = [], train_neuralnet.plot_history
+
+    def plot_history(*args):
+        figures.append(real(*args))
+        return figures[-1]
+
+    monkeypatch.setattr(train_neuralnet, "plot_history", plot_history)
+    assert run_cli(tmp_path, "--iters", "3", "--hidden-size", "7", "--batch-size", "50",
+                   "--lr", "0.25", "--dtype", "float64") == 0
+    assert [fig.get_suptitle() for fig in figures] == [
+        "mnist, hidden 7, batch 50, lr 0.25, backprop, float64, seed 0"]
+
+
 def test_cli_run_is_repeatable_with_its_seed(fake_mnist, tmp_path, capsys):
     outputs = []
     for _ in range(2):
@@ -614,6 +726,10 @@ def test_cli_memory_check_counts_the_hidden_layer_of_a_batch(machine_of_24_gib, 
     # Even a batch of 1 cannot fit 1.1 million units in 24 GiB: a smaller batch would not help.
     (["--batch-size", "2000", "--hidden-size", "1100000"], "--hidden-size: 1100000 hidden units"),
     (["--batch-size", "60000", "--hidden-size", "1" + "0" * 400], "--hidden-size: 1000"),
+    # The weights (20 GB) take more than the batch's arrays (16 GB), but a batch of 300 would fit
+    # beside them: both are named.
+    (["--batch-size", "1000", "--hidden-size", "800000"],
+     "--batch-size: 1000 images with 800000 hidden units"),
     # The numerical gradient holds two float64 arrays of hidden x 10 x batch x 10 numbers
     # (1.6 KB per image and hidden unit, measured): about 33 GB here, 0.55 GB by backprop.
     (["--batch-size", "60000", "--hidden-size", "300", "--grad", "numerical"],
@@ -631,6 +747,36 @@ def test_cli_memory_check_lets_a_small_numerical_run_through(machine_of_24_gib):
     # 2.0 GB of peak RSS measured for batch 5000, hidden 200; the book's numerical run is far less.
     assert train_neuralnet.parse_args(["--grad", "numerical", "--batch-size", "5000",
                                        "--hidden-size", "200"]).batch_size == 5000
+
+
+@pytest.mark.parametrize("batch_size, fits", [(600, True), (1000, False)])
+def test_cli_memory_check_counts_the_images_of_a_batch(fake_mnist, monkeypatch, capsys,
+                                                       batch_size, fits):
+    # With one hidden unit a batch is its images: 784 float32 pixels, 3.1 KB each.
+    monkeypatch.setattr(train_neuralnet, "physical_memory", lambda: 2_000_000)
+    args = ["--batch-size", str(batch_size), "--hidden-size", "1"]
+    if fits:
+        assert train_neuralnet.parse_args(args).batch_size == batch_size
+    else:
+        with pytest.raises(SystemExit):
+            train_neuralnet.parse_args(args)
+        assert ("argument --batch-size: 1000 images with 1 hidden units need about"
+                in capsys.readouterr().err)
+
+
+def test_cli_memory_message_gives_the_need_and_the_memory_in_the_same_unit(fake_mnist):
+    args = train_neuralnet.parse_args(["--hidden-size", "50"])
+    fits, short = 10**12, 0  # memory that fits the run, and memory that does not
+    while fits - short > 1:
+        middle = (fits + short) // 2
+        if train_neuralnet.memory_problem(args, middle) is None:
+            fits = middle
+        else:
+            short = middle
+    message = train_neuralnet.memory_problem(args, short)  # one byte too little
+    need, have = re.search(r"need about (\S+) GB, more than this machine's (\S+) GB",
+                           message).groups()
+    assert need == have
 
 
 def test_cli_takes_the_data_set_it_is_given(monkeypatch):
@@ -663,6 +809,8 @@ def test_plot_draws_the_running_mean_of_the_loss_also_for_a_short_run(iters, win
     assert mean.get_label() == f"mean of the last {window}"
     assert len(mean.get_xdata()) == iters - window + 1 >= 2  # a line, not a lone point
     np.testing.assert_allclose(mean.get_ydata()[0], np.mean(losses[:window]))
+    # each mean drawn at the last iteration of its window
+    np.testing.assert_array_equal(mean.get_xdata(), np.arange(window - 1, iters))
 
 
 def test_plot_shows_the_loss_of_a_one_iteration_run():
@@ -673,6 +821,39 @@ def test_plot_shows_the_loss_of_a_one_iteration_run():
     (loss,) = fig.axes[1].get_lines()  # no mean of one
     assert loss.get_marker() not in ("None", "", " ")  # a line of one point is invisible
     plt.close(fig)
+
+
+def test_plot_draws_each_group_of_losses_as_a_band_from_its_least_to_its_largest():
+    # 10,000 losses: 500 groups of 20, each drawn at its middle.
+    losses = np.random.default_rng(5).random(10_000)
+    fig = plot_history(History(train_loss_list=list(losses), train_acc_list=[0.1],
+                               test_acc_list=[0.1], iter_per_epoch=600))
+    (band,) = fig.axes[1].collections
+    drawn = {tuple(point) for point in band.get_paths()[0].vertices}
+    for k, group in enumerate(losses.reshape(500, 20)):
+        assert {(20 * k + 10, group.min()), (20 * k + 10, group.max())} <= drawn, k
+
+
+@pytest.mark.parametrize("iters, bands", [(999, False), (1000, True)])
+def test_plot_draws_bands_once_each_holds_two_losses(iters, bands):
+    fig = plot_history(History(train_loss_list=[1.0] * iters, train_acc_list=[0.1],
+                               test_acc_list=[0.1], iter_per_epoch=600))
+    ax_loss = fig.axes[1]
+    assert len(ax_loss.collections) == bands
+    labels = [line.get_label() for line in ax_loss.get_lines()]
+    assert ("mini-batch loss" in labels) == (not bands)  # else a line of every loss
+
+
+def test_plot_puts_the_first_accuracy_at_epoch_0():
+    # Measured after iteration 0, before a whole epoch of updates.
+    accuracies = {"train acc": [0.1, 0.5, 0.8], "test acc": [0.1, 0.4, 0.7]}
+    fig = plot_history(History(train_loss_list=[2.3] * 3, train_acc_list=accuracies["train acc"],
+                               test_acc_list=accuracies["test acc"], iter_per_epoch=1))
+    lines = fig.axes[0].get_lines()
+    assert [line.get_label() for line in lines] == list(accuracies)
+    for line, values in zip(lines, accuracies.values(), strict=True):
+        np.testing.assert_array_equal(line.get_xdata(), [0, 1, 2])
+        np.testing.assert_array_equal(line.get_ydata(), values)
 
 
 def disk_full(*args):
@@ -698,6 +879,16 @@ def test_cli_saves_the_one_file_even_if_the_other_cannot_be_saved(fake_mnist, tm
     else:
         assert plot.read_bytes().startswith(PNG_SIGNATURE)
         assert f"plot saved to {plot}\n" in out and "parameters saved" not in out
+
+
+def test_cli_interrupted_run_that_cannot_save_a_file_still_exits_130(fake_mnist, tmp_path,
+                                                                      monkeypatch, capsys):
+    raise_at_iteration(monkeypatch, 25, KeyboardInterrupt)
+    monkeypatch.setattr(train_neuralnet, "save_figure", disk_full)
+    assert run_cli(tmp_path) == 130  # the interruption is what ended the run
+    err = capsys.readouterr().err
+    assert "interrupted after 25 iterations\n" in err
+    assert "error: could not save the plot to " in err
 
 
 def test_cli_names_a_failed_save_on_stderr_before_the_summary(fake_mnist, tmp_path,
@@ -865,6 +1056,23 @@ def test_cli_closes_its_figure_also_after_a_failed_run(fake_mnist, tmp_path):
     assert plt.get_fignums() == []
 
 
+@pytest.mark.parametrize("args, status, shown", [
+    (["--iters", "20"], 0, [True]),
+    (["--lr", "1000"], 1, [False]),  # no window for a run that failed; its message says why
+])
+def test_cli_shows_the_figure_only_after_a_run_that_succeeded(fake_mnist, tmp_path,
+                                                              monkeypatch, args, status, shown):
+    real, calls = train_neuralnet.show_figure, []
+
+    def show_figure(fig, no_show=False):
+        calls.append(not no_show)
+        real(fig, no_show=True)  # closes it; a window would wait for its user
+
+    monkeypatch.setattr(train_neuralnet, "show_figure", show_figure)
+    assert main(["--plot", str(tmp_path / "plot.png"), "--seed", "0", *args]) == status
+    assert calls == shown
+
+
 def test_cli_divergence_exits_1_with_a_message_and_the_plot(fake_mnist, tmp_path, capsys):
     assert run_cli(tmp_path, "--lr", "1000", "--save-params", str(tmp_path / "p.npz")) == 1
     out, err = capsys.readouterr()
@@ -929,6 +1137,33 @@ def test_cli_out_of_memory_in_the_last_measurement_keeps_the_files_and_says_so(
     assert "final accuracy" not in out  # the last epoch's would not be after the last update
     assert (tmp_path / "plot.png").read_bytes().startswith(PNG_SIGNATURE)
     assert TwoLayerNet.load(params).params["W1"].shape == (784, 50)  # trained all the same
+
+
+def test_cli_out_of_memory_in_a_last_measurement_that_ends_after_the_saving_is_one_line(
+        fake_mnist, tmp_path, capsys, monkeypatch):
+    # Measured in the background, and still measuring when the files are saved.
+    monkeypatch.setattr(train_neuralnet, "ONE_BLAS_THREAD", True)
+    saved = threading.Event()
+    real_accuracy, real_save, calls = train_neuralnet.accuracy, train_neuralnet.save_figure, 0
+
+    def out_of_memory_after_the_saving(network, x, t):
+        nonlocal calls
+        calls += 1
+        if calls > 2:  # after iteration 0's two: the measurement after the last update
+            assert saved.wait(timeout=60)
+            return np.empty((1000, 2**50), dtype=np.float32)
+        return real_accuracy(network, x, t)
+
+    def save_figure(fig, path):
+        real_save(fig, path)
+        saved.set()
+
+    monkeypatch.setattr(train_neuralnet, "accuracy", out_of_memory_after_the_saving)
+    monkeypatch.setattr(train_neuralnet, "save_figure", save_figure)
+    assert run_cli(tmp_path, "--iters", "3") == 1
+    out, err = capsys.readouterr()
+    assert err.startswith("out of memory measuring accuracy after the last update: ")
+    assert "final accuracy" not in out
 
 
 def test_out_of_memory_for_the_copy_of_the_weights_to_measure_is_measurings(small_data):
