@@ -14,6 +14,7 @@ import sys
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 # Beside a CI clone (and this checkout) lies ../shared with the four real MNIST files. The library
@@ -57,6 +58,14 @@ def _no_proxy_for_local_servers(monkeypatch):
     """The tests' HTTP servers are on 127.0.0.1: a proxy set for the machine can't reach them."""
     for name in ("no_proxy", "NO_PROXY"):
         monkeypatch.setenv(name, "*")
+
+
+@pytest.fixture(autouse=True)
+def _numpys_global_random_state():
+    """Tests that seed NumPy's global state, as the book does, leave it as they found it."""
+    state = np.random.get_state()
+    yield
+    np.random.set_state(state)
 
 
 @pytest.fixture(autouse=True)

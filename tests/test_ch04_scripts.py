@@ -12,7 +12,6 @@ import pytest
 
 from ch04 import gradient_1d, gradient_2d, gradient_method, gradient_simplenet
 from common.functions import softmax
-from common.gradient import gradient_descent
 
 matplotlib.use("Agg")  # no display in CI; the scripts import pyplot only when they draw
 
@@ -178,16 +177,6 @@ def test_gradient_field_does_not_modify_its_input():
 
 
 # gradient_method
-
-
-def test_gradient_descent_converges_to_the_minimum():
-    x, history = gradient_descent(gradient_method.function_2, np.array([-3.0, 4.0]),
-                                  lr=0.1, step_num=100, return_history=True)
-    # Each step multiplies x by 0.8, so after 100 steps |x| = 5 * 0.8**100 ≈ 1e-9.
-    np.testing.assert_allclose(x, [0.0, 0.0], rtol=0, atol=1e-8)
-    assert history.shape == (101, 2)
-    np.testing.assert_array_equal(history[0], [-3.0, 4.0])
-    np.testing.assert_array_equal(history[-1], x)
 
 
 def test_too_large_learning_rate_blows_up_then_freezes():

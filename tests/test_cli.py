@@ -327,7 +327,6 @@ def test_random_seed_takes_integers_from_0():
         random_seed("-1")
     with pytest.raises(argparse.ArgumentTypeError, match="^expected an integer seed, got '1.5'$"):
         random_seed("1.5")
-    assert random_seed(str(2**32 - 1)) == 2**32 - 1
     with pytest.raises(argparse.ArgumentTypeError,
                        match=r"^must be less than 2\*\*32 = 4294967296, got 4294967296$"):
         random_seed("4294967296")  # np.random.seed, in the benchmark's book-style run, refuses it

@@ -2,6 +2,7 @@
 
 import errno
 import os
+import select
 import shutil
 import socket
 import stat
@@ -82,12 +83,17 @@ def test_atomic_write_waits_for_a_slow_reader_of_a_named_pipe(tmp_path):
 
         writer = threading.Thread(target=write, daemon=True)
         writer.start()
-        queued = bytearray(4)
+        queued, deadline = bytearray(4), time.monotonic() + 60
         while writer.is_alive() and int.from_bytes(queued, sys.byteorder) < capacity:
+            assert time.monotonic() < deadline, "the writer stalled before the pipe was full"
             time.sleep(0.001)
             fcntl.ioctl(reader, termios.FIONREAD, queued)  # until the pipe is full
-        os.set_blocking(reader, True)
-        received = b"".join(iter(lambda: os.read(reader, 1 << 16), b""))
+        chunks = []
+        while not chunks or chunks[-1]:  # to the end of the input: the writer closed the pipe
+            assert time.monotonic() < deadline, "the writer stalled"
+            if select.select([reader], [], [], 1)[0]:
+                chunks.append(os.read(reader, 1 << 16))
+        received = b"".join(chunks)
         writer.join(timeout=60)
     finally:
         os.close(reader)
@@ -264,8 +270,10 @@ def test_check_writable_accepts_a_named_pipe_without_opening_it(tmp_path, call_i
     # Opening it would wait for a reader, or end a reader's input when closed again.
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
-    checker, _ = call_in_a_thread(lambda: check_writable(fifo, "figure"), timeout=10)
+    checker, errors = call_in_a_thread(lambda: check_writable(fifo, "figure"), catch=OSError,
+                                       timeout=10)
     assert not checker.is_alive(), "it opened the pipe and waits for a reader"
+    assert errors == []
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
 
 

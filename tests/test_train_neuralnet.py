@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import types
 from pathlib import Path
 
@@ -1317,11 +1318,23 @@ def test_weights_that_cant_be_copied_stop_training_at_once_behind_a_slow_measure
             return np.empty((2**50, 1000), dtype=np.float32)
 
     real_measure, real_submit, submits, measures = Evaluator.measure, Evaluator.submit, [], []
+    history, trainer = History(), threading.get_ident()
+
+    def trainer_waits_for_a_measurement():
+        frame = sys._current_frames().get(trainer)
+        while frame is not None:
+            if frame.f_code.co_name == "result" and "futures" in frame.f_code.co_filename:
+                return True
+            frame = frame.f_back
+        return False
 
     def slow_measure(self, params):
         measures.append(params)
-        if len(measures) == 1:  # far longer than the 300 iterations take
-            threading.Event().wait(0.5)
+        if len(measures) == 1:  # until training waits for it, or goes on past the failed copy
+            deadline = time.monotonic() + 60
+            while not (trainer_waits_for_a_measurement() or len(history.train_loss_list) > 31):
+                assert time.monotonic() < deadline, "training neither waited nor went on"
+                time.sleep(0.001)
         return real_measure(self, params)
 
     def submit(self, params):
@@ -1330,7 +1343,6 @@ def test_weights_that_cant_be_copied_stop_training_at_once_behind_a_slow_measure
 
     monkeypatch.setattr(Evaluator, "measure", slow_measure)
     monkeypatch.setattr(Evaluator, "submit", submit)
-    history = History()
     with pytest.raises(MeasuringOutOfMemory):
         train(TwoLayerNet(20, 10, 3, rng=0), *small_data, iters=300, batch_size=20, rng=1,
               history=history, evaluate_in_background=True)
