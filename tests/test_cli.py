@@ -243,33 +243,24 @@ def test_a_command_started_with_stdout_or_stderr_closed_runs_without_a_traceback
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
-def test_ctrl_c_with_output_to_a_full_disk_ends_with_interrupted_and_130():
+@pytest.mark.parametrize("error, status, message", [
+    ("KeyboardInterrupt", EXIT_INTERRUPTED, "interrupted\n"),
+    ("PermissionError(13, 'Permission denied', '/etc/plot.png')", 1,
+     "error: Permission denied: /etc/plot.png\n"),
+], ids=["ctrl-c", "os-error"])
+def test_an_end_with_output_to_a_full_disk_gives_its_own_line_and_status(error, status, message):
+    # Buffered, as usual: the line is still waiting at the end, and a full disk refuses it too;
+    # it is let go quietly, and the run ends as it would have.
     code = ("from common.cli import run_main\n"
             "def main():\n"
             "    print('a line that a full disk will refuse')\n"
-            "    raise KeyboardInterrupt\n"
-            "run_main(main)")
-    # Buffered, as usual: the line is still waiting when Ctrl-C comes.
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
-    with open("/dev/full", "w") as full:
-        result = subprocess.run([sys.executable, "-c", code], stdout=full, env=env,
-                                stderr=subprocess.PIPE, text=True, timeout=60)
-    assert (result.returncode, result.stderr) == (EXIT_INTERRUPTED, "interrupted\n")
-
-
-@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
-def test_an_os_error_with_output_to_a_full_disk_ends_with_its_one_line_and_status_1():
-    # The line still buffered for stdout can't be written either: it is let go, quietly.
-    code = ("from common.cli import run_main\n"
-            "def main():\n"
-            "    print('a line that a full disk will refuse')\n"
-            "    raise PermissionError(13, 'Permission denied', '/etc/plot.png')\n"
+            f"    raise {error}\n"
             "run_main(main)")
     env = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
     with open("/dev/full", "w") as full:
         result = subprocess.run([sys.executable, "-c", code], stdout=full, env=env,
                                 stderr=subprocess.PIPE, text=True, timeout=60)
-    assert (result.returncode, result.stderr) == (1, "error: Permission denied: /etc/plot.png\n")
+    assert (result.returncode, result.stderr) == (status, message)
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
