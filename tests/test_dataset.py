@@ -948,6 +948,19 @@ def fake_npm_script(tmp_path, monkeypatch, body):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="the fake npm is a shell script")
+def test_a_failed_npm_pack_gives_its_reason_not_where_its_log_went(tmp_path, monkeypatch):
+    # As npm 11 says it offline: the reason, then the log file, last.
+    fake_npm_script(tmp_path, monkeypatch, "\n".join([
+        "echo 'npm error code ENOTCACHED' >&2",
+        "echo 'npm error request to the registry failed: no cached response' >&2",
+        "echo 'npm error A complete log of this run can be found in: /x/debug-0.log' >&2",
+        "exit 1"]))
+    with pytest.raises(OSError, match=r"^`npm pack pkg@1\.0\.0` exited with status 1: npm error "
+                                      r"request to the registry failed: no cached response$"):
+        _store.npm_pack("pkg@1.0.0", tmp_path)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the fake npm is a shell script")
 def test_an_npm_pack_that_hangs_is_stopped_at_its_timeout(tmp_path, monkeypatch):
     fake_npm_script(tmp_path, monkeypatch, "exec sleep 10")  # as npm waiting on a dead registry
     monkeypatch.setattr(_store, "NPM_TIMEOUT", 0.5)
