@@ -922,22 +922,6 @@ def test_a_tarball_with_folder_entries_is_read(home, tiny, fake_npm):
     assert packed == ["tiny-data@1.0.0"]
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="the fake npm is a shell script")
-@pytest.mark.parametrize("status", [0, 1])
-def test_npm_pack_copes_with_output_that_is_not_text(tmp_path, monkeypatch, status):
-    fake = tmp_path / "bin" / "npm"  # writes its tarball, but says so in bytes that aren't UTF-8
-    fake.parent.mkdir()
-    fake.write_text(f"#!/bin/sh\nprintf 'npm notice \\377 pkg\\n' >&2\n"
-                    f"printf 'tgz' > pkg-1.0.0.tgz\nexit {status}\n")
-    fake.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
-    if status == 0:
-        assert _store.npm_pack("pkg@1.0.0", tmp_path) == tmp_path / "pkg-1.0.0.tgz"
-    else:
-        with pytest.raises(OSError, match="exited with status 1: npm notice \ufffd pkg$"):
-            _store.npm_pack("pkg@1.0.0", tmp_path)
-
-
 def fake_npm_script(tmp_path, monkeypatch, body):
     """Put a shell script `npm` running `body` first on PATH."""
     fake = tmp_path / "bin" / "npm"
@@ -945,6 +929,19 @@ def fake_npm_script(tmp_path, monkeypatch, body):
     fake.write_text(f"#!/bin/sh\n{body}\n")
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the fake npm is a shell script")
+@pytest.mark.parametrize("status", [0, 1])
+def test_npm_pack_copes_with_output_that_is_not_text(tmp_path, monkeypatch, status):
+    # It writes its tarball, but says so in bytes that aren't UTF-8.
+    fake_npm_script(tmp_path, monkeypatch, f"printf 'npm notice \\377 pkg\\n' >&2\n"
+                                           f"printf 'tgz' > pkg-1.0.0.tgz\nexit {status}")
+    if status == 0:
+        assert _store.npm_pack("pkg@1.0.0", tmp_path) == tmp_path / "pkg-1.0.0.tgz"
+    else:
+        with pytest.raises(OSError, match="exited with status 1: npm notice \ufffd pkg$"):
+            _store.npm_pack("pkg@1.0.0", tmp_path)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="the fake npm is a shell script")
